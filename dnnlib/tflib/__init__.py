@@ -1,0 +1,10 @@
+"""TensorFlow 2 helpers in NVIDIA's dnnlib.tflib layout: Network, custom ops and small utilities."""
+
+from . import tfutil
+from . import network
+from . import ops
+
+from .tfutil import (init_tf, is_tf_expression, run, set_vars, lerp, lerp_clip, default_data_format,
+                     nchw_to, to_nchw, convert_images_to_uint8, convert_images_from_uint8, shape_list,
+                     set_input_shape)
+from .network import Network, get_variable, variable_scope, init_normal, init_zeros, init_constant

@@ -1,0 +1,113 @@
+"""Small TensorFlow helpers used across the project (TF2 counterparts of NVIDIA's tfutil)."""
+
+import os
+from typing import Any, List, Union
+
+import numpy as np
+import tensorflow as tf
+
+TfExpression = Union[tf.Tensor, tf.Variable]
+TfExpressionEx = Union[TfExpression, int, float, np.ndarray]
+
+
+def init_tf(config_dict: dict = None) -> None:
+    """Seed numpy and TensorFlow and let GPU memory grow on demand, like the original's init_tf()."""
+    cfg = dict(config_dict or {})
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+    seed = cfg.get('rnd.np_random_seed', None)
+    if seed is not None:
+        np.random.seed(seed)
+    tf_seed = cfg.get('rnd.tf_random_seed', 'auto')
+    if tf_seed == 'auto':
+        tf_seed = np.random.randint(1 << 31) if seed is not None else None
+    if tf_seed is not None:
+        tf.random.set_seed(tf_seed)
+    for gpu in tf.config.list_physical_devices('GPU'):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, cfg.get('gpu_options.allow_growth', True))
+        except RuntimeError:
+            pass  # Already initialized: the setting can no longer change, which is harmless.
+
+
+def is_tf_expression(x: Any) -> bool:
+    """Is x a TensorFlow tensor or variable (as opposed to a Python or numpy value)?"""
+    return isinstance(x, (tf.Tensor, tf.Variable, tf.Operation))
+
+
+def run(*args, **kwargs) -> Any:
+    """Evaluate tensors or variables to numpy, keeping the structure (TF1's session.run, eagerly)."""
+    del kwargs
+    values = tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, 'numpy') else t, args)
+    return values[0] if len(values) == 1 else values
+
+
+def set_vars(var_to_value_dict: dict) -> None:
+    """Assign numpy values to variables: {variable: value}."""
+    for var, value in var_to_value_dict.items():
+        var.assign(np.asarray(value, dtype=var.dtype.as_numpy_dtype))
+
+
+def lerp(a: TfExpressionEx, b: TfExpressionEx, t: TfExpressionEx) -> TfExpressionEx:
+    """Linear interpolation a + (b - a) * t."""
+    return a + (b - a) * t
+
+
+def lerp_clip(a: TfExpressionEx, b: TfExpressionEx, t: TfExpressionEx) -> TfExpressionEx:
+    """Linear interpolation with t clipped to [0, 1]."""
+    return a + (b - a) * tf.clip_by_value(t, 0.0, 1.0)
+
+
+def default_data_format() -> str:
+    """Layout the networks compute in: NCHW on GPUs (cuDNN's fast path), NHWC on CPUs.
+
+    TF's CPU convolution backprops support NCHW only through oneDNN, which TF enables by default on
+    AVX-512 machines only, so NHWC is the layout that works (and is fastest) on every CPU.
+    """
+    return 'NCHW' if tf.config.list_logical_devices('GPU') else 'NHWC'
+
+
+def nchw_to(x: TfExpression, data_format: str) -> TfExpression:
+    """Convert an NCHW tensor to the given layout."""
+    return x if data_format == 'NCHW' else tf.transpose(x, [0, 2, 3, 1])
+
+
+def to_nchw(x: TfExpression, data_format: str) -> TfExpression:
+    """Convert a tensor in the given layout to NCHW."""
+    return x if data_format == 'NCHW' else tf.transpose(x, [0, 3, 1, 2])
+
+
+def convert_images_to_uint8(images: TfExpression, drange=(-1, 1), nchw_to_nhwc: bool = False, shrink: int = 1) -> TfExpression:
+    """Map float images in `drange` to uint8 with rounding and saturation (usable as an output transform)."""
+    images = tf.cast(images, tf.float32)
+    if shrink > 1:
+        n, c, h, w = tf.unstack(tf.shape(images))
+        images = tf.reduce_mean(tf.reshape(images, [n, c, h // shrink, shrink, w // shrink, shrink]), axis=[3, 5])
+    if nchw_to_nhwc:
+        images = tf.transpose(images, [0, 2, 3, 1])
+    scale = 255 / (drange[1] - drange[0])
+    images = images * scale + (0.5 - drange[0] * scale)
+    return tf.saturate_cast(images, tf.uint8)
+
+
+def convert_images_from_uint8(images: TfExpression, drange=(-1, 1), nhwc_to_nchw: bool = False) -> TfExpression:
+    """Map uint8 images to floats in `drange` (usable as an input transform)."""
+    images = tf.cast(images, tf.float32)
+    if nhwc_to_nchw:
+        images = tf.transpose(images, [0, 3, 1, 2])
+    return images * ((drange[1] - drange[0]) / 255) + drange[0]
+
+
+def shape_list(x: TfExpression) -> List[Any]:
+    """Static dimensions where known, dynamic scalars otherwise."""
+    static = x.shape.as_list()
+    dynamic = tf.shape(x)
+    return [dim if dim is not None else dynamic[i] for i, dim in enumerate(static)]
+
+
+
+def set_input_shape(x: TfExpression, shape: List[Any], what: str) -> TfExpression:
+    """Give a build function's input its static shape, with an error that says which input is wrong."""
+    if not x.shape.is_compatible_with(shape):
+        raise ValueError(f'{what} has shape {x.shape.as_list()}, expected {shape} (None = any size).')
+    x.set_shape(shape)
+    return x

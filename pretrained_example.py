@@ -1,0 +1,43 @@
+"""Minimal example: load a network pickle and write one generated image to results/example.png.
+
+Usage: python pretrained_example.py NETWORK_PKL [--result-dir results]
+NETWORK_PKL is a local path or URL of a StyleGAN2 pickle (e.g. NVIDIA's stylegan2-ffhq-config-f.pkl).
+"""
+
+import argparse
+import os
+
+import numpy as np
+import PIL.Image
+
+import dnnlib.tflib as tflib
+import pretrained_networks
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('network_pkl', help='Network pickle: local path or URL')
+    parser.add_argument('--result-dir', default='results', help='Where to write example.png (default: %(default)s)')
+    args = parser.parse_args(argv)
+
+    # Load the pre-trained networks: G is the instantaneous generator, D the discriminator and
+    # Gs the long-term average of the generator, which gives better images.
+    print('Loading networks from "%s"...' % args.network_pkl)
+    _G, _D, Gs = pretrained_networks.load_networks(args.network_pkl)
+    Gs.print_layers()
+
+    # Pick latent vectors and generate images, as the original example does.
+    rnd = np.random.RandomState(5)
+    latents = rnd.randn(1, Gs.input_shape[1])
+    fmt = dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True)
+    images = Gs.run(latents, None, truncation_psi=0.7, randomize_noise=True, output_transform=fmt)
+
+    os.makedirs(args.result_dir, exist_ok=True)
+    png_filename = os.path.join(args.result_dir, 'example.png')
+    image = images[0]
+    (PIL.Image.fromarray(image[:, :, 0], 'L') if image.shape[2] == 1 else PIL.Image.fromarray(image, 'RGB')).save(png_filename)
+    print('Wrote "%s".' % png_filename)
+
+
+if __name__ == '__main__':
+    main()

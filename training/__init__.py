@@ -1,0 +1,1 @@
+"""Networks, losses, dataset reader and training loop."""

@@ -1,0 +1,588 @@
+"""StyleGAN2 networks (configs B-F of the paper): build functions for dnnlib.tflib.Network.
+
+Inputs and outputs are NCHW like NVIDIA's; inside, the layers compute in the layout that suits the
+device (NCHW on GPUs, NHWC on CPUs), which changes the arithmetic order only, not the results.
+Variable names, shapes, initializers and arguments are those of NVIDIA's networks_stylegan2.py, so
+its pickles load here and ours load there.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+import dnnlib
+import dnnlib.tflib as tflib
+from dnnlib.tflib.ops.fused_bias_act import fused_bias_act
+from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d, upsample_conv_2d, conv_downsample_2d
+
+# Build functions take every parameter as a keyword argument and import nothing application-specific.
+
+# ----------------------------------------------------------------------------
+# Layers. `fmt` is the data format the activations are in.
+
+
+def channel_axis(fmt):
+    return 1 if fmt == 'NCHW' else 3
+
+
+def get_weight(shape, gain=1, use_wscale=True, lrmul=1, weight_var='weight'):
+    """Weight with equalized learning rate: stored N(0, 1/lrmul^2), used times He's constant * lrmul."""
+    fan_in = np.prod(shape[:-1])  # [kernel, kernel, fmaps_in, fmaps_out] or [in, out]
+    he_std = gain / np.sqrt(fan_in)
+    if use_wscale:
+        init_std, runtime_coef = 1.0 / lrmul, he_std * lrmul
+    else:
+        init_std, runtime_coef = he_std / lrmul, lrmul
+    return tflib.get_variable(weight_var, shape, tflib.init_normal(init_std)) * runtime_coef
+
+
+def dense_layer(x, fmaps, gain=1, use_wscale=True, lrmul=1, weight_var='weight', fmt='NCHW'):
+    if len(x.shape) > 2:
+        # Flatten in NCHW order, the order the original's dense weights expect.
+        x = tflib.to_nchw(x, fmt) if len(x.shape) == 4 else x
+        x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
+    w = get_weight([int(x.shape[1]), fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul, weight_var=weight_var)
+    return tf.matmul(x, tf.cast(w, x.dtype))
+
+
+def conv2d_layer(x, fmaps, kernel, up=False, down=False, resample_kernel=None, gain=1, use_wscale=True, lrmul=1,
+                 weight_var='weight', fmt='NCHW'):
+    assert not (up and down)
+    assert kernel >= 1 and kernel % 2 == 1
+    w = get_weight([kernel, kernel, int(x.shape[channel_axis(fmt)]), fmaps], gain=gain, use_wscale=use_wscale,
+                   lrmul=lrmul, weight_var=weight_var)
+    return _conv(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
+
+
+def _conv(x, w, up, down, resample_kernel, fmt):
+    if up:
+        return upsample_conv_2d(x, w, k=resample_kernel, data_format=fmt)
+    if down:
+        return conv_downsample_2d(x, w, k=resample_kernel, data_format=fmt)
+    return tf.nn.conv2d(x, w, strides=1, padding='SAME', data_format=fmt)
+
+
+def apply_bias_act(x, act='linear', alpha=None, gain=None, lrmul=1, bias_var='bias', fmt='NCHW'):
+    axis = channel_axis(fmt) if len(x.shape) == 4 else 1
+    b = tflib.get_variable(bias_var, [int(x.shape[axis])], tflib.init_zeros()) * lrmul
+    return fused_bias_act(x, b=tf.cast(b, x.dtype), axis=axis, act=act, alpha=alpha, gain=gain)
+
+
+def naive_upsample_2d(x, factor=2, fmt='NCHW'):
+    """Nearest-neighbour upsampling."""
+    if fmt == 'NCHW':
+        _, c, h, w = x.shape.as_list()
+        x = tf.tile(tf.reshape(x, [-1, c, h, 1, w, 1]), [1, 1, 1, factor, 1, factor])
+        return tf.reshape(x, [-1, c, h * factor, w * factor])
+    _, h, w, c = x.shape.as_list()
+    x = tf.tile(tf.reshape(x, [-1, h, 1, w, 1, c]), [1, 1, factor, 1, factor, 1])
+    return tf.reshape(x, [-1, h * factor, w * factor, c])
+
+
+def naive_downsample_2d(x, factor=2, fmt='NCHW'):
+    """Box (average-pool) downsampling."""
+    if fmt == 'NCHW':
+        _, c, h, w = x.shape.as_list()
+        return tf.reduce_mean(tf.reshape(x, [-1, c, h // factor, factor, w // factor, factor]), axis=[3, 5])
+    _, h, w, c = x.shape.as_list()
+    return tf.reduce_mean(tf.reshape(x, [-1, h // factor, factor, w // factor, factor, c]), axis=[2, 4])
+
+
+def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate=True, resample_kernel=None, gain=1,
+                           use_wscale=True, lrmul=1, fused_modconv=True, weight_var='weight', mod_weight_var='mod_weight',
+                           mod_bias_var='mod_bias', fmt='NCHW'):
+    """Convolution whose input channels are scaled per sample by a style from y, then (optionally) demodulated.
+
+    Fused: one grouped convolution with a weight per sample (the original's GPU path). Not fused: scale the
+    activations instead of the weights, so all samples share one plain convolution. The results are the
+    same; the synthesis networks fuse only in the GPU layout, since TF's CPU grouped convolutions are
+    slow and, without oneDNN, missing.
+    """
+    assert not (up and down)
+    assert kernel >= 1 and kernel % 2 == 1
+    in_fmaps = int(x.shape[channel_axis(fmt)])
+    w = get_weight([kernel, kernel, in_fmaps, fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul, weight_var=weight_var)
+
+    # Style: one scale per input feature map and sample; the bias starts at 1 so the layer starts unmodulated.
+    s = dense_layer(y, fmaps=in_fmaps, weight_var=mod_weight_var)
+    s = apply_bias_act(s, bias_var=mod_bias_var) + 1  # [BI]
+
+    if fused_modconv:
+        ww = w[np.newaxis] * tf.cast(s[:, np.newaxis, np.newaxis, :, np.newaxis], w.dtype)  # [BkkIO]
+        if demodulate:
+            ww *= tf.math.rsqrt(tf.reduce_sum(tf.square(ww), axis=[1, 2, 3], keepdims=True) + 1e-8)
+        # Fold the minibatch into convolution groups: one image with B*I channels, weight [k, k, I, B*O].
+        w = tf.reshape(tf.transpose(ww, [1, 2, 3, 0, 4]), [kernel, kernel, in_fmaps, -1])
+        if fmt == 'NCHW':
+            x = tf.reshape(x, [1, -1, x.shape[2], x.shape[3]])
+            x = _conv(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
+            return tf.reshape(x, [-1, fmaps, x.shape[2], x.shape[3]])
+        h, wd = x.shape[1], x.shape[2]
+        x = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, -1])
+        x = _conv(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
+        x = tf.reshape(x, [x.shape[1], x.shape[2], -1, fmaps])
+        return tf.transpose(x, [2, 0, 1, 3])
+
+    bcast = [slice(None), np.newaxis, np.newaxis] if fmt == 'NHWC' else [slice(None), slice(None), np.newaxis, np.newaxis]
+    x *= tf.cast(s[tuple(bcast)], x.dtype)
+    x = _conv(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
+    if demodulate:
+        # sum over (k, k, I) of (w * s)^2 = s^2 @ sum over (k, k) of w^2, without a per-sample weight tensor.
+        d = tf.math.rsqrt(tf.matmul(tf.square(s), tf.reduce_sum(tf.square(w), axis=[0, 1])) + 1e-8)  # [BO]
+        x *= tf.cast(d[tuple(bcast)], x.dtype)
+    return x
+
+
+def minibatch_stddev_layer(x, group_size=4, num_new_features=1, fmt='NCHW'):
+    """Append the average standard deviation over groups of samples as extra feature maps.
+
+    Groups are strided: sample i belongs to group i mod (N / group_size), as in the original.
+    """
+    group_size = tf.minimum(group_size, tf.shape(x)[0])
+    y = tflib.to_nchw(x, fmt)
+    _, c, h, w = y.shape.as_list()
+    n = num_new_features
+    y = tf.reshape(y, [group_size, -1, n, c // n, h, w])  # [GMncHW]
+    y = tf.cast(y, tf.float32)
+    y -= tf.reduce_mean(y, axis=0, keepdims=True)
+    y = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + 1e-8)  # [MncHW]
+    y = tf.reduce_mean(y, axis=[2, 3, 4])  # [Mn]
+    y = tf.cast(y, x.dtype)
+    if fmt == 'NCHW':
+        y = tf.tile(y[:, :, np.newaxis, np.newaxis], [group_size, 1, h, w])
+    else:
+        y = tf.tile(y[:, np.newaxis, np.newaxis, :], [group_size, h, w, 1])
+    return tf.concat([x, y], axis=channel_axis(fmt))
+
+
+def nf_func(fmap_base, fmap_decay, fmap_min, fmap_max):
+    """Number of feature maps at a stage (stage r-1 is used by the block at 2^r x 2^r)."""
+    return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
+
+
+def check_resolution(resolution):
+    resolution_log2 = int(np.log2(resolution))
+    if resolution != 2 ** resolution_log2 or resolution < 4:
+        raise ValueError(f'resolution must be a power of two >= 4, got {resolution}.')
+    return resolution_log2
+
+
+# ----------------------------------------------------------------------------
+# Main generator: mapping + synthesis, with dlatent averaging, style mixing and truncation.
+
+
+def G_main(
+        latents_in,                                 # First input: latent vectors (Z) [minibatch, latent_size].
+        labels_in,                                  # Second input: conditioning labels [minibatch, label_size].
+        truncation_psi=0.5,                         # Truncation strength; None or 1 = off.
+        truncation_cutoff=None,                     # Truncate only layers below this index; None = all layers.
+        truncation_psi_val=None,                    # truncation_psi when is_validation.
+        truncation_cutoff_val=None,                 # truncation_cutoff when is_validation.
+        dlatent_avg_beta=0.995,                     # Decay of the running mean of W in training; None = off.
+        style_mixing_prob=0.9,                      # Probability of style mixing in training; None = off.
+        is_training=False,                          # Training mode: tracks dlatent_avg, mixes styles, no truncation.
+        is_validation=False,                        # Validation mode: uses the *_val truncation settings.
+        return_dlatents=False,                      # Also return the dlatents?
+        is_template_graph=False,                    # True while the Network traces its template.
+        components=dnnlib.EasyDict(),               # Sub-networks (mapping, synthesis), kept between calls.
+        mapping_func='G_mapping',                   # Build function name of the mapping network.
+        synthesis_func='G_synthesis_stylegan2',     # Build function name of the synthesis network.
+        **kwargs):                                  # Arguments for the sub-networks.
+
+    if is_training and is_validation:
+        raise ValueError('G_main: is_training and is_validation cannot both be set.')
+    if is_validation:
+        truncation_psi, truncation_cutoff = truncation_psi_val, truncation_cutoff_val
+    if is_training or (truncation_psi is not None and not tflib.is_tf_expression(truncation_psi) and truncation_psi == 1):
+        truncation_psi = None
+    if is_training:
+        truncation_cutoff = None
+    if not is_training or (dlatent_avg_beta is not None and not tflib.is_tf_expression(dlatent_avg_beta) and dlatent_avg_beta == 1):
+        dlatent_avg_beta = None
+    if not is_training or (style_mixing_prob is not None and not tflib.is_tf_expression(style_mixing_prob) and style_mixing_prob <= 0):
+        style_mixing_prob = None
+
+    # Sub-networks are created on the first (template) call and reused afterwards.
+    if 'synthesis' not in components:
+        components.synthesis = tflib.Network('G_synthesis', func_name=globals()[synthesis_func], **kwargs)
+    num_layers = components.synthesis.input_shape[1]
+    dlatent_size = components.synthesis.input_shape[2]
+    if 'mapping' not in components:
+        components.mapping = tflib.Network('G_mapping', func_name=globals()[mapping_func], dlatent_broadcast=num_layers, **kwargs)
+
+    lod_in = tflib.get_variable('lod', [], tflib.init_zeros(), trainable=False)
+    dlatent_avg = tflib.get_variable('dlatent_avg', [dlatent_size], tflib.init_zeros(), trainable=False)
+
+    dlatents = tf.cast(components.mapping.get_output_for(latents_in, labels_in, is_training=is_training, **kwargs), tf.float32)
+
+    if dlatent_avg_beta is not None:
+        batch_avg = tf.reduce_mean(dlatents[:, 0], axis=0)
+        dlatent_avg.assign(tflib.lerp(batch_avg, dlatent_avg, dlatent_avg_beta))
+
+    layer_idx = np.arange(num_layers)[np.newaxis, :, np.newaxis]
+    if style_mixing_prob is not None:
+        latents2 = tf.random.normal(tf.shape(latents_in))
+        dlatents2 = tf.cast(components.mapping.get_output_for(latents2, labels_in, is_training=is_training, **kwargs), tf.float32)
+        cur_layers = num_layers - tf.cast(lod_in, tf.int32) * 2
+        mixing_cutoff = tf.cond(tf.random.uniform([], 0.0, 1.0) < style_mixing_prob,
+                                lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
+                                lambda: cur_layers)
+        dlatents = tf.where(tf.broadcast_to(layer_idx < mixing_cutoff, tf.shape(dlatents)), dlatents, dlatents2)
+
+    if truncation_psi is not None:
+        layer_psi = np.ones(layer_idx.shape, dtype=np.float32) * truncation_psi
+        if truncation_cutoff is not None:
+            layer_psi = tf.where(layer_idx < truncation_cutoff, layer_psi, np.ones(layer_idx.shape, dtype=np.float32))
+        dlatents = tflib.lerp(dlatent_avg, dlatents, layer_psi)
+
+    if 'lod' in components.synthesis.vars:
+        components.synthesis.vars['lod'].assign(lod_in)
+    images_out = components.synthesis.get_output_for(dlatents, is_training=is_training, force_clean_graph=is_template_graph, **kwargs)
+    images_out = tf.identity(images_out, name='images_out')
+    return (images_out, dlatents) if return_dlatents else images_out
+
+
+# ----------------------------------------------------------------------------
+# Mapping network: Z (+ labels) -> W.
+
+
+def G_mapping(
+        latents_in,                     # First input: latent vectors (Z) [minibatch, latent_size].
+        labels_in,                      # Second input: conditioning labels [minibatch, label_size].
+        latent_size=512,                # Dimensionality of Z.
+        label_size=0,                   # Dimensionality of the labels, 0 = unconditional.
+        dlatent_size=512,               # Dimensionality of W.
+        dlatent_broadcast=None,         # Output [minibatch, dlatent_size] (None) or [minibatch, dlatent_broadcast, dlatent_size].
+        mapping_layers=8,               # Number of dense layers.
+        mapping_fmaps=512,              # Width of the hidden dense layers.
+        mapping_lrmul=0.01,             # Learning rate multiplier of the mapping layers.
+        mapping_nonlinearity='lrelu',   # Activation function.
+        normalize_latents=True,         # Pixel-normalize Z (and the label embedding) first?
+        dtype='float32',                # Data type of the activations.
+        **_kwargs):                     # Other arguments are for other networks.
+
+    latents_in = tf.cast(tflib.set_input_shape(latents_in, [None, latent_size], 'G_mapping: latents_in'), dtype)
+    labels_in = tf.cast(tflib.set_input_shape(labels_in, [None, label_size], 'G_mapping: labels_in'), dtype)
+    x = latents_in
+
+    if label_size:
+        with tflib.variable_scope('LabelConcat'):
+            w = tflib.get_variable('weight', [label_size, latent_size], tflib.init_normal())
+            x = tf.concat([x, tf.matmul(labels_in, tf.cast(w, dtype))], axis=1)
+
+    if normalize_latents:
+        x *= tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=1, keepdims=True) + 1e-8)
+
+    for layer_idx in range(mapping_layers):
+        with tflib.variable_scope('Dense%d' % layer_idx):
+            fmaps = dlatent_size if layer_idx == mapping_layers - 1 else mapping_fmaps
+            x = dense_layer(x, fmaps=fmaps, lrmul=mapping_lrmul)
+            x = apply_bias_act(x, act=mapping_nonlinearity, lrmul=mapping_lrmul)
+
+    if dlatent_broadcast is not None:
+        x = tf.tile(x[:, np.newaxis], [1, dlatent_broadcast, 1])
+    return tf.identity(x, name='dlatents_out')
+
+
+# ----------------------------------------------------------------------------
+# Synthesis layers shared by the two StyleGAN2 synthesis networks.
+
+
+def noise_variables(num_layers):
+    """The stored noise inputs noise0..noise{num_layers-2}; layer i works at 2^((i+5)//2) pixels."""
+    noise_vars = []
+    for layer_idx in range(num_layers - 1):
+        res = 2 ** ((layer_idx + 5) // 2)
+        noise_vars.append(tflib.get_variable('noise%d' % layer_idx, [1, 1, res, res], tflib.init_normal(), trainable=False))
+    return noise_vars
+
+
+def style_layer(x, dlatents, noise_var, fmaps, kernel, up, randomize_noise, resample_kernel, fused_modconv, act, fmt):
+    """Modulated conv -> + scaled noise -> bias and activation."""
+    x = modulated_conv2d_layer(x, dlatents, fmaps=fmaps, kernel=kernel, up=up, resample_kernel=resample_kernel,
+                               fused_modconv=fused_modconv and fmt == 'NCHW', fmt=fmt)
+    h, w = (x.shape[2], x.shape[3]) if fmt == 'NCHW' else (x.shape[1], x.shape[2])
+    if randomize_noise:
+        noise_shape = [tf.shape(x)[0], 1, h, w] if fmt == 'NCHW' else [tf.shape(x)[0], h, w, 1]
+        noise = tf.random.normal(noise_shape, dtype=x.dtype)
+    else:
+        noise = tf.cast(tf.reshape(noise_var, [1, 1, h, w] if fmt == 'NCHW' else [1, h, w, 1]), x.dtype)
+    noise_strength = tflib.get_variable('noise_strength', [], tflib.init_zeros())
+    x += noise * tf.cast(noise_strength, x.dtype)
+    return apply_bias_act(x, act=act, fmt=fmt)
+
+
+def to_rgb_layer(x, dlatents, num_channels, fused_modconv, fmt):
+    """1x1 modulated conv without demodulation, plus bias, linear."""
+    x = modulated_conv2d_layer(x, dlatents, fmaps=num_channels, kernel=1, demodulate=False,
+                               fused_modconv=fused_modconv and fmt == 'NCHW', fmt=fmt)
+    return apply_bias_act(x, fmt=fmt)
+
+
+def const_input(nf1, dlatents_in, dtype, fmt):
+    """The learned 4x4 input, repeated over the minibatch."""
+    with tflib.variable_scope('Const'):
+        x = tflib.get_variable('const', [1, nf1, 4, 4], tflib.init_normal())
+        x = tflib.nchw_to(tf.cast(x, dtype), fmt)
+        return tf.tile(x, [tf.shape(dlatents_in)[0], 1, 1, 1])
+
+
+# ----------------------------------------------------------------------------
+# StyleGAN2 synthesis network (configs E-F): orig, skip or resnet, no progressive growing.
+
+
+def G_synthesis_stylegan2(
+        dlatents_in,                    # Input: disentangled latents (W) [minibatch, num_layers, dlatent_size].
+        dlatent_size=512,               # Dimensionality of W.
+        num_channels=3,                 # Number of output color channels.
+        resolution=1024,                # Output resolution.
+        fmap_base=16 << 10,             # Overall multiplier for the number of feature maps.
+        fmap_decay=1.0,                 # log2 feature map reduction when doubling the resolution.
+        fmap_min=1,                     # Minimum number of feature maps in any layer.
+        fmap_max=512,                   # Maximum number of feature maps in any layer.
+        randomize_noise=True,           # True = fresh noise every call, False = the stored noise variables.
+        architecture='skip',            # 'orig', 'skip' or 'resnet'.
+        nonlinearity='lrelu',           # Activation function.
+        dtype='float32',                # Data type of the activations.
+        resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
+        fused_modconv=True,             # Modulated convolution as one grouped convolution (GPU layout only).
+        **_kwargs):                     # Other arguments are for other networks.
+
+    resolution_log2 = check_resolution(resolution)
+    if architecture not in ('orig', 'skip', 'resnet'):
+        raise ValueError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}.")
+    nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
+    fmt = tflib.default_data_format()
+    num_layers = resolution_log2 * 2 - 2
+    dlatents_in = tf.cast(tflib.set_input_shape(dlatents_in, [None, num_layers, dlatent_size], 'G_synthesis: dlatents_in'), dtype)
+    noise_vars = noise_variables(num_layers)
+
+    def layer(x, layer_idx, fmaps, kernel, up=False):
+        return style_layer(x, dlatents_in[:, layer_idx], noise_vars[layer_idx], fmaps, kernel, up, randomize_noise,
+                           resample_kernel, fused_modconv, nonlinearity, fmt)
+
+    def torgb(x, y, res):
+        with tflib.variable_scope('ToRGB'):
+            t = to_rgb_layer(x, dlatents_in[:, res * 2 - 3], num_channels, fused_modconv, fmt)
+            return t if y is None else y + t
+
+    y = None
+    with tflib.variable_scope('4x4'):
+        x = const_input(nf(1), dlatents_in, dtype, fmt)
+        with tflib.variable_scope('Conv'):
+            x = layer(x, 0, nf(1), 3)
+        if architecture == 'skip':
+            y = torgb(x, y, 2)
+
+    for res in range(3, resolution_log2 + 1):
+        with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
+            t = x
+            with tflib.variable_scope('Conv0_up'):
+                x = layer(x, res * 2 - 5, nf(res - 1), 3, up=True)
+            with tflib.variable_scope('Conv1'):
+                x = layer(x, res * 2 - 4, nf(res - 1), 3)
+            if architecture == 'resnet':
+                with tflib.variable_scope('Skip'):
+                    t = conv2d_layer(t, fmaps=nf(res - 1), kernel=1, up=True, resample_kernel=resample_kernel, fmt=fmt)
+                    x = (x + t) * (1 / np.sqrt(2))
+            if architecture == 'skip':
+                y = upsample_2d(y, k=resample_kernel, data_format=fmt)
+            if architecture == 'skip' or res == resolution_log2:
+                y = torgb(x, y, res)
+
+    return tf.identity(tflib.to_nchw(y, fmt), name='images_out')
+
+
+# ----------------------------------------------------------------------------
+# StyleGAN synthesis network with the revised layers (configs B-D): progressive growing via `lod`.
+
+
+def G_synthesis_stylegan_revised(
+        dlatents_in,                    # Input: disentangled latents (W) [minibatch, num_layers, dlatent_size].
+        dlatent_size=512,               # Dimensionality of W.
+        num_channels=3,                 # Number of output color channels.
+        resolution=1024,                # Output resolution.
+        fmap_base=16 << 10,             # Overall multiplier for the number of feature maps.
+        fmap_decay=1.0,                 # log2 feature map reduction when doubling the resolution.
+        fmap_min=1,                     # Minimum number of feature maps in any layer.
+        fmap_max=512,                   # Maximum number of feature maps in any layer.
+        randomize_noise=True,           # True = fresh noise every call, False = the stored noise variables.
+        nonlinearity='lrelu',           # Activation function.
+        dtype='float32',                # Data type of the activations.
+        resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
+        fused_modconv=True,             # Modulated convolution as one grouped convolution (GPU layout only).
+        structure='auto',               # 'fixed' = no growing; 'linear', 'recursive' or 'auto' = growing.
+        is_template_graph=False,        # True while the Network traces its template.
+        force_clean_graph=False,        # Accepted for compatibility; the graph is the same either way.
+        **_kwargs):                     # Other arguments are for other networks.
+
+    del is_template_graph, force_clean_graph
+    resolution_log2 = check_resolution(resolution)
+    nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
+    fmt = tflib.default_data_format()
+    num_layers = resolution_log2 * 2 - 2
+    dlatents_in = tf.cast(tflib.set_input_shape(dlatents_in, [None, num_layers, dlatent_size], 'G_synthesis: dlatents_in'), dtype)
+    lod_in = tf.cast(tflib.get_variable('lod', [], tflib.init_zeros(), trainable=False), dtype)
+    noise_vars = noise_variables(num_layers)
+
+    def layer(x, layer_idx, fmaps, kernel, up=False):
+        return style_layer(x, dlatents_in[:, layer_idx], noise_vars[layer_idx], fmaps, kernel, up, randomize_noise,
+                           resample_kernel, fused_modconv, nonlinearity, fmt)
+
+    def torgb(res, x):
+        with tflib.variable_scope('ToRGB_lod%d' % (resolution_log2 - res)):
+            return to_rgb_layer(x, dlatents_in[:, res * 2 - 3], num_channels, fused_modconv, fmt)
+
+    with tflib.variable_scope('4x4'):
+        x = const_input(nf(1), dlatents_in, dtype, fmt)
+        with tflib.variable_scope('Conv'):
+            x = layer(x, 0, nf(1), 3)
+
+    # 'recursive' in the original only skips the work of inactive levels; blending every level with
+    # clipped weights (the original's 'linear' structure) gives the same images.
+    images_out = None if structure == 'fixed' else torgb(2, x)
+    for res in range(3, resolution_log2 + 1):
+        with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
+            with tflib.variable_scope('Conv0_up'):
+                x = layer(x, res * 2 - 5, nf(res - 1), 3, up=True)
+            with tflib.variable_scope('Conv1'):
+                x = layer(x, res * 2 - 4, nf(res - 1), 3)
+        if structure != 'fixed':
+            img = torgb(res, x)
+            images_out = upsample_2d(images_out, data_format=fmt)  # Default kernel: nearest neighbour.
+            images_out = tflib.lerp_clip(img, images_out, lod_in - (resolution_log2 - res))
+    if structure == 'fixed':
+        images_out = torgb(resolution_log2, x)
+
+    return tf.identity(tflib.to_nchw(images_out, fmt), name='images_out')
+
+
+# ----------------------------------------------------------------------------
+# Discriminators.
+
+
+def discriminator_epilogue(x, labels_in, nf, mbstd_group_size, mbstd_num_features, act, fmt):
+    """4x4 layers shared by both discriminators: minibatch stddev, conv, dense, conditioned output."""
+    with tflib.variable_scope('4x4'):
+        if mbstd_group_size > 1:
+            x = minibatch_stddev_layer(x, mbstd_group_size, mbstd_num_features, fmt=fmt)
+        with tflib.variable_scope('Conv'):
+            x = apply_bias_act(conv2d_layer(x, fmaps=nf(1), kernel=3, fmt=fmt), act=act, fmt=fmt)
+        with tflib.variable_scope('Dense0'):
+            x = apply_bias_act(dense_layer(x, fmaps=nf(0), fmt=fmt), act=act)
+
+    # Projection conditioning ("Which Training Methods for GANs do actually Converge?").
+    label_size = int(labels_in.shape[1])
+    with tflib.variable_scope('Output'):
+        x = apply_bias_act(dense_layer(x, fmaps=max(label_size, 1)))
+        if label_size > 0:
+            x = tf.reduce_sum(x * labels_in, axis=1, keepdims=True)
+    return tf.identity(x, name='scores_out')
+
+
+def d_inputs(images_in, labels_in, num_channels, resolution, label_size, dtype, fmt):
+    images_in = tflib.set_input_shape(images_in, [None, num_channels, resolution, resolution], 'D: images_in')
+    labels_in = tflib.set_input_shape(labels_in, [None, label_size], 'D: labels_in')
+    return tflib.nchw_to(tf.cast(images_in, dtype), fmt), tf.cast(labels_in, dtype)
+
+
+def D_stylegan2(
+        images_in,                      # First input: images [minibatch, channel, height, width].
+        labels_in,                      # Second input: labels [minibatch, label_size].
+        num_channels=3,                 # Number of input color channels.
+        resolution=1024,                # Input resolution.
+        label_size=0,                   # Dimensionality of the labels, 0 = unconditional.
+        fmap_base=16 << 10,             # Overall multiplier for the number of feature maps.
+        fmap_decay=1.0,                 # log2 feature map reduction when doubling the resolution.
+        fmap_min=1,                     # Minimum number of feature maps in any layer.
+        fmap_max=512,                   # Maximum number of feature maps in any layer.
+        architecture='resnet',          # 'orig', 'skip' or 'resnet'.
+        nonlinearity='lrelu',           # Activation function.
+        mbstd_group_size=4,             # Group size of the minibatch stddev layer, 0 = off.
+        mbstd_num_features=1,           # Number of features of the minibatch stddev layer.
+        dtype='float32',                # Data type of the activations.
+        resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
+        **_kwargs):                     # Other arguments are for other networks.
+
+    resolution_log2 = check_resolution(resolution)
+    if architecture not in ('orig', 'skip', 'resnet'):
+        raise ValueError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}.")
+    nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
+    fmt = tflib.default_data_format()
+    act = nonlinearity
+    images_in, labels_in = d_inputs(images_in, labels_in, num_channels, resolution, label_size, dtype, fmt)
+
+    def fromrgb(x, y, res):
+        with tflib.variable_scope('FromRGB'):
+            t = apply_bias_act(conv2d_layer(y, fmaps=nf(res - 1), kernel=1, fmt=fmt), act=act, fmt=fmt)
+            return t if x is None else x + t
+
+    x = None
+    y = images_in
+    for res in range(resolution_log2, 2, -1):
+        with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
+            if architecture == 'skip' or res == resolution_log2:
+                x = fromrgb(x, y, res)
+            t = x
+            with tflib.variable_scope('Conv0'):
+                x = apply_bias_act(conv2d_layer(x, fmaps=nf(res - 1), kernel=3, fmt=fmt), act=act, fmt=fmt)
+            with tflib.variable_scope('Conv1_down'):
+                x = conv2d_layer(x, fmaps=nf(res - 2), kernel=3, down=True, resample_kernel=resample_kernel, fmt=fmt)
+                x = apply_bias_act(x, act=act, fmt=fmt)
+            if architecture == 'resnet':
+                with tflib.variable_scope('Skip'):
+                    t = conv2d_layer(t, fmaps=nf(res - 2), kernel=1, down=True, resample_kernel=resample_kernel, fmt=fmt)
+                    x = (x + t) * (1 / np.sqrt(2))
+            if architecture == 'skip':
+                y = downsample_2d(y, k=resample_kernel, data_format=fmt)
+
+    if architecture == 'skip':
+        with tflib.variable_scope('4x4'):
+            x = fromrgb(x, y, 2)
+    return discriminator_epilogue(x, labels_in, nf, mbstd_group_size, mbstd_num_features, act, fmt)
+
+
+def D_stylegan(
+        images_in,                      # First input: images [minibatch, channel, height, width].
+        labels_in,                      # Second input: labels [minibatch, label_size].
+        num_channels=3,                 # Number of input color channels.
+        resolution=1024,                # Input resolution.
+        label_size=0,                   # Dimensionality of the labels, 0 = unconditional.
+        fmap_base=16 << 10,             # Overall multiplier for the number of feature maps.
+        fmap_decay=1.0,                 # log2 feature map reduction when doubling the resolution.
+        fmap_min=1,                     # Minimum number of feature maps in any layer.
+        fmap_max=512,                   # Maximum number of feature maps in any layer.
+        nonlinearity='lrelu',           # Activation function.
+        mbstd_group_size=4,             # Group size of the minibatch stddev layer, 0 = off.
+        mbstd_num_features=1,           # Number of features of the minibatch stddev layer.
+        dtype='float32',                # Data type of the activations.
+        resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
+        structure='auto',               # 'fixed' = no growing; 'linear', 'recursive' or 'auto' = growing.
+        is_template_graph=False,        # True while the Network traces its template.
+        **_kwargs):                     # Other arguments are for other networks.
+
+    del is_template_graph
+    resolution_log2 = check_resolution(resolution)
+    nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
+    fmt = tflib.default_data_format()
+    act = nonlinearity
+    images_in, labels_in = d_inputs(images_in, labels_in, num_channels, resolution, label_size, dtype, fmt)
+    lod_in = tf.cast(tflib.get_variable('lod', [], tflib.init_zeros(), trainable=False), dtype)
+
+    def fromrgb(x, res):
+        with tflib.variable_scope('FromRGB_lod%d' % (resolution_log2 - res)):
+            return apply_bias_act(conv2d_layer(x, fmaps=nf(res - 1), kernel=1, fmt=fmt), act=act, fmt=fmt)
+
+    img = images_in
+    x = fromrgb(img, resolution_log2)
+    for res in range(resolution_log2, 2, -1):
+        with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
+            with tflib.variable_scope('Conv0'):
+                x = apply_bias_act(conv2d_layer(x, fmaps=nf(res - 1), kernel=3, fmt=fmt), act=act, fmt=fmt)
+            with tflib.variable_scope('Conv1_down'):
+                x = conv2d_layer(x, fmaps=nf(res - 2), kernel=3, down=True, resample_kernel=resample_kernel, fmt=fmt)
+                x = apply_bias_act(x, act=act, fmt=fmt)
+        if structure != 'fixed':
+            # As in the generator, blending every level with clipped weights equals the recursive form.
+            img = downsample_2d(img, data_format=fmt)  # Default kernel: 2x2 box.
+            x = tflib.lerp_clip(x, fromrgb(img, res - 1), lod_in - (resolution_log2 - res))
+    return discriminator_epilogue(x, labels_in, nf, mbstd_group_size, mbstd_num_features, act, fmt)
