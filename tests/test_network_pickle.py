@@ -12,26 +12,7 @@ import dnnlib
 import dnnlib.tflib as tflib
 from training import misc
 from training import networks_stylegan2 as nets
-
-SMALL = dict(num_channels=3, resolution=16, label_size=0, fmap_base=64, latent_size=16, dlatent_size=16,
-             mapping_fmaps=16, mapping_layers=2)
-
-
-def make_networks(**overrides):
-    kwargs = dict(SMALL, **overrides)
-    G = tflib.Network('G', func_name='training.networks_stylegan2.G_main', **kwargs)
-    D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', **{k: v for k, v in kwargs.items()
-                                                                                  if k not in ('latent_size', 'dlatent_size', 'mapping_fmaps', 'mapping_layers')})
-    Gs = G.clone('Gs')
-    rnd = np.random.RandomState(7)
-    for net in (G, D, Gs):
-        for name, var in net.vars.items():
-            if name.endswith('noise_strength'):
-                var.assign(0.3)
-            if name.endswith('dlatent_avg') or name.endswith('/bias'):
-                var.assign(rnd.randn(*var.shape.as_list()).astype(np.float32) * 0.1)
-    return G, D, Gs
-
+from small_networks import SMALL_G, make_networks
 
 class _StateStub:
     """Independent reader for the test: record whatever state the pickle holds for each network."""
@@ -65,12 +46,12 @@ def test_pickle_has_nvidia_state_layout(tmp_path):
         assert set(stub.state) == keys
         assert stub.state['version'] == 4 and stub.state['name'] == name and stub.state['build_func_name'] == func
         assert 'def G_synthesis_stylegan2(' in stub.state['build_module_src']
-    assert g.state['static_kwargs'] == SMALL
+    assert g.state['static_kwargs'] == SMALL_G
     assert list(g.state['components']) == ['synthesis', 'mapping']
     syn = g.state['components']['synthesis'].state
     mapping = g.state['components']['mapping'].state
     assert syn['name'] == 'G_synthesis' and syn['build_func_name'] == 'G_synthesis_stylegan2'
-    assert mapping['name'] == 'G_mapping' and mapping['static_kwargs'] == dict(SMALL, dlatent_broadcast=6)
+    assert mapping['name'] == 'G_mapping' and mapping['static_kwargs'] == dict(SMALL_G, dlatent_broadcast=6)
     # Own variables only, as (name, float32 array) pairs, in creation order.
     assert [name for name, _ in g.state['variables']] == ['lod', 'dlatent_avg']
     syn_vars = dict(syn['variables'])

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import dnnlib.tflib as tflib
 from training import networks_stylegan2 as nets
+from small_networks import SMALL_G
 
 
 def nf_expected(fmap_base, stage):
@@ -182,10 +183,7 @@ def test_modulated_conv_matches_per_sample_convolution(fused, up, demodulate, ke
 # Generator behaviour: truncation, dlatents, noise.
 
 def small_G(**kwargs):
-    args = dict(num_channels=3, resolution=16, label_size=0, fmap_base=64, latent_size=16, dlatent_size=16,
-                mapping_fmaps=16, mapping_layers=2)
-    args.update(kwargs)
-    return tflib.Network('G', func_name=nets.G_main, **args)
+    return tflib.Network('G', func_name=nets.G_main, **dict(SMALL_G, **kwargs))
 
 
 def test_truncation_and_dlatents():
@@ -239,3 +237,32 @@ def test_minibatch_stddev_groups_are_strided():
             for i in group:
                 np.testing.assert_allclose(y[i, 2], np.full([3, 3], std), rtol=1e-5)
         np.testing.assert_array_equal(y[:, :2], x)
+
+
+def test_moving_average_clone_and_copy():
+    G = small_G()
+    Gs = G.clone('Gs')
+    assert Gs.name == 'Gs' and list(Gs.vars) == list(G.vars)
+    name_t, name_n = 'G_synthesis/8x8/Conv1/weight', 'G_synthesis/noise1'
+    g_t, g_n = G.get_var(name_t), G.get_var(name_n)
+    G.set_var(name_t, g_t + 1.0)  # A clone owns its variables: changing G leaves Gs alone.
+    G.set_var(name_n, g_n * 3.0)
+    G.set_var('dlatent_avg', np.ones(16))
+    np.testing.assert_array_equal(Gs.get_var(name_t), g_t)
+    Gs.setup_as_moving_average_of(G, beta=0.9)
+    np.testing.assert_allclose(Gs.get_var(name_t), (g_t + 1.0) + (g_t - (g_t + 1.0)) * 0.9, rtol=1e-6)
+    np.testing.assert_array_equal(Gs.get_var(name_n), g_n * 3.0)  # Non-trainable: copied.
+    np.testing.assert_array_equal(Gs.get_var('dlatent_avg'), np.ones(16))
+    other = small_G()
+    other.copy_vars_from(G)
+    for name in G.vars:
+        np.testing.assert_array_equal(other.get_var(name), G.get_var(name))
+
+
+def test_print_layers_totals(capsys):
+    G = small_G()
+    G.print_layers()
+    out = capsys.readouterr().out
+    total = sum(int(np.prod(v.shape.as_list())) for v in G.trainables.values())
+    assert 'Total' in out and str(total) in out.splitlines()[-2]
+    assert 'G_synthesis/8x8/Conv0_up' in out and 'G_mapping/Dense1' in out
