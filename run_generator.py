@@ -91,14 +91,15 @@ def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_
 
 
 def _parse_num_range(s):
-    """'a,b,c' or an inclusive range 'a-c' as a list of ints."""
-    match = re.match(r'^(\d+)-(\d+)$', s)
-    if match:
-        return list(range(int(match.group(1)), int(match.group(2)) + 1))
-    try:
-        return [int(x) for x in s.split(',')]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like '1,5,9' or a range like '6600-6625', got {s!r}") from None
+    """'a,b,c', an inclusive range 'a-c', or a mix of both ('1,5-7') as a list of ints."""
+    values = []
+    for part in s.split(','):
+        match = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
+        if not match:
+            raise argparse.ArgumentTypeError(f"expected numbers like '1,5,9' or a range like '6600-6625', got {s!r}")
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        values += list(range(first, last + 1))
+    return values
 
 
 _examples = '''examples:

@@ -7,6 +7,7 @@ import PIL.Image
 import pytest
 
 import pretrained_example
+import pretrained_networks
 import run_generator
 from small_networks import make_networks
 from training import misc
@@ -53,7 +54,7 @@ def test_generate_images(snapshot, tmp_path, capsys):
 
 
 def test_style_mixing_example(snapshot, tmp_path):
-    pkl, Gs = snapshot
+    pkl, _ = snapshot
     run_generator.main(['style-mixing-example', '--network', pkl, '--row-seeds', '1,2', '--col-seeds', '3-5',
                         '--col-styles', '0-2', '--truncation-psi', '0.5', '--result-dir', str(tmp_path)])
     run_dir = tmp_path / '00000-style-mixing-example'
@@ -62,6 +63,7 @@ def test_style_mixing_example(snapshot, tmp_path):
     assert pngs == sorted(expected)
 
     # Mixed image: row seed's w with the column seed's w at styles 0..2, both truncated by 0.5.
+    _, _, Gs = pretrained_networks.load_networks(pkl)  # The (cached) networks the command used, stored noise included.
     avg = Gs.get_var('dlatent_avg')
     w = {s: avg + (Gs.components.mapping.run(np.random.RandomState(s).randn(1, 16), None)[0] - avg) * 0.5 for s in (2, 4)}
     mixed = w[2].copy()

@@ -402,6 +402,9 @@ class Network(tf.Module):
 
         specs = [tf.TensorSpec([None] + shape[1:], tf.float32) for shape in self.input_shapes]
         func = tf.function(evaluate, input_signature=specs, autograph=False)
+        # Each argument combination gets its own function, traced once; TF counts traces per code object
+        # and would warn about "retracing" after a handful of combinations.
+        func._omit_frequent_tracing_warning = True  # pylint: disable=protected-access
         self._run_cache[key] = func
         return func
 
