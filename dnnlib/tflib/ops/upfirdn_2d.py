@@ -82,15 +82,18 @@ def _depthwise_correlate(x, k, stride_y, stride_x):
         return tf.transpose(y, [0, 2, 3, 1])
     if kv is not None:
         # Separable kernel: a vertical then a horizontal pass, kh + kw taps instead of kh * kw.
-        x = _depthwise(x, kv[:, np.newaxis], [1, stride_y, 1, 1])
-        return _depthwise(x, kh[np.newaxis, :], [1, 1, stride_x, 1])
-    return _depthwise(x, k, [1, stride_y, stride_x, 1])
+        x = _depthwise(x, kv[:, np.newaxis], stride_y, 1)
+        return _depthwise(x, kh[np.newaxis, :], 1, stride_x)
+    return _depthwise(x, k, stride_y, stride_x)
 
 
-def _depthwise(x, k, strides):
+def _depthwise(x, k, stride_y, stride_x):
     channels = x.shape[3]
-    w = np.tile(k[:, :, np.newaxis, np.newaxis], [1, 1, channels, 1]).astype(np.float32)
-    return tf.nn.depthwise_conv2d(x, tf.constant(w, dtype=x.dtype), strides=strides, padding='VALID')
+    w = tf.constant(np.tile(k[:, :, np.newaxis, np.newaxis], [1, 1, channels, 1]), dtype=x.dtype)
+    if stride_y == stride_x:
+        return tf.nn.depthwise_conv2d(x, w, strides=[1, stride_y, stride_x, 1], padding='VALID')
+    # TF's depthwise convolution takes equal strides only: filter everything, then subsample.
+    return tf.nn.depthwise_conv2d(x, w, strides=[1, 1, 1, 1], padding='VALID')[:, ::stride_y, ::stride_x]
 
 
 def _separate(k):
