@@ -266,3 +266,33 @@ def test_print_layers_totals(capsys):
     total = sum(int(np.prod(v.shape.as_list())) for v in G.trainables.values())
     assert 'Total' in out and str(total) in out.splitlines()[-2]
     assert 'G_synthesis/8x8/Conv0_up' in out and 'G_mapping/Dense1' in out
+
+
+def test_progressive_config_b_to_d_networks():
+    """G_synthesis_stylegan_revised + D_stylegan: progressive names, and `lod` blends resolutions."""
+    G = small_G(synthesis_func='G_synthesis_stylegan_revised')
+    syn = G.components.synthesis
+    names = list(syn.own_vars)
+    assert names[0] == 'lod' and names[1:6] == ['noise0', 'noise1', 'noise2', 'noise3', 'noise4']
+    assert [n for n in names if 'ToRGB' in n and n.endswith('/weight')] == ['ToRGB_lod2/weight', 'ToRGB_lod1/weight', 'ToRGB_lod0/weight']
+    assert syn.own_vars['ToRGB_lod1/weight'].shape.as_list() == [1, 1, nf_expected(64, 2), 3]  # 8x8 block: nf(2).
+
+    z = np.random.RandomState(8).randn(2, 16)
+    full = G.run(z, None, truncation_psi=1.0, randomize_noise=False)
+    G.set_var('lod', 1.0)  # G_main copies its lod into the synthesis network.
+    coarse = G.run(z, None, truncation_psi=1.0, randomize_noise=False)
+    # An 8x8 image, nearest-upsampled (equal up to the rounding of the blend img + (up(img8) - img) * 1).
+    np.testing.assert_allclose(coarse[:, :, 0::2, 0::2], coarse[:, :, 1::2, 1::2], rtol=0, atol=1e-6)
+    assert np.abs(full[:, :, 0::2, 0::2] - full[:, :, 1::2, 1::2]).max() > 1e-2
+    G.set_var('lod', 0.5)
+    half = G.run(z, None, truncation_psi=1.0, randomize_noise=False)
+    np.testing.assert_allclose(half, (full + coarse) / 2, rtol=1e-4, atol=1e-5)
+
+    D = tflib.Network('D', func_name=nets.D_stylegan, num_channels=3, resolution=16, label_size=0, fmap_base=64)
+    assert [n for n in D.own_vars if 'FromRGB' in n] == ['FromRGB_lod0/weight', 'FromRGB_lod0/bias', 'FromRGB_lod1/weight',
+                                                         'FromRGB_lod1/bias', 'FromRGB_lod2/weight', 'FromRGB_lod2/bias']
+    images = np.random.RandomState(9).randn(4, 3, 16, 16)
+    D.set_var('lod', 1.0)
+    # At lod 1 the discriminator sees only the 8x8 box-downsampled image.
+    blocky = images.reshape(4, 3, 8, 2, 8, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
+    np.testing.assert_allclose(D.run(images, None), D.run(blocky, None), rtol=1e-4, atol=1e-5)
