@@ -154,25 +154,15 @@ def test_resampling_helpers_match_numpy(data_format, k):
 
 @pytest.mark.parametrize('data_format', ['NCHW', 'NHWC'])
 @pytest.mark.parametrize('kernel,groups', [(3, 1), (1, 1), (3, 2)])
-def test_upsample_conv_2d_matches_numpy(data_format, kernel, groups):
-    x = RND.randn(2, 5, 5, 4 * groups)
+@pytest.mark.parametrize('op,np_op,size,out_size', [(upsample_conv_2d, np_upsample_conv, 5, 10),
+                                                    (conv_downsample_2d, np_conv_downsample, 8, 4)])
+def test_resampling_convolutions_match_numpy(data_format, kernel, groups, op, np_op, size, out_size):
+    x = RND.randn(2, size, size, 4 * groups)
     w = RND.randn(kernel, kernel, 4, 3 * groups)
-    got = upsample_conv_2d(tf.constant(to_format(x, data_format), tf.float32), tf.constant(w, tf.float32),
-                           k=[1, 3, 3, 1], data_format=data_format).numpy()
-    expected = np_grouped(lambda xg, wg: np_upsample_conv(xg, wg, [1, 3, 3, 1]), x, w, groups)
-    assert expected.shape == (2, 10, 10, 3 * groups)
-    close(from_format(got, data_format), expected)
-
-
-@pytest.mark.parametrize('data_format', ['NCHW', 'NHWC'])
-@pytest.mark.parametrize('kernel,groups', [(3, 1), (1, 1), (3, 2)])
-def test_conv_downsample_2d_matches_numpy(data_format, kernel, groups):
-    x = RND.randn(2, 8, 8, 4 * groups)
-    w = RND.randn(kernel, kernel, 4, 3 * groups)
-    got = conv_downsample_2d(tf.constant(to_format(x, data_format), tf.float32), tf.constant(w, tf.float32),
-                             k=[1, 3, 3, 1], data_format=data_format).numpy()
-    expected = np_grouped(lambda xg, wg: np_conv_downsample(xg, wg, [1, 3, 3, 1]), x, w, groups)
-    assert expected.shape == (2, 4, 4, 3 * groups)
+    got = op(tf.constant(to_format(x, data_format), tf.float32), tf.constant(w, tf.float32), k=[1, 3, 3, 1],
+             data_format=data_format).numpy()
+    expected = np_grouped(lambda xg, wg: np_op(xg, wg, [1, 3, 3, 1]), x, w, groups)
+    assert expected.shape == (2, out_size, out_size, 3 * groups)
     close(from_format(got, data_format), expected)
 
 

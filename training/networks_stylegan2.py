@@ -318,12 +318,30 @@ def to_rgb_layer(x, dlatents, num_channels, fused_modconv, fmt):
     return apply_bias_act(x, fmt=fmt)
 
 
-def const_input(nf1, dlatents_in, dtype, fmt):
-    """The learned 4x4 input, repeated over the minibatch."""
+def style_layers(dlatents_in, noise_vars, randomize_noise, resample_kernel, fused_modconv, act, fmt):
+    """layer(x, layer_idx, fmaps, kernel, up=False): the synthesis layer driven by dlatents_in[:, layer_idx]."""
+    def layer(x, layer_idx, fmaps, kernel, up=False):
+        return style_layer(x, dlatents_in[:, layer_idx], noise_vars[layer_idx], fmaps, kernel, up, randomize_noise,
+                           resample_kernel, fused_modconv, act, fmt)
+    return layer
+
+
+def early_layers(layer, nf1, dlatents_in, dtype, fmt):
+    """The learned 4x4 input, repeated over the minibatch, and the first styled convolution."""
     with tflib.variable_scope('Const'):
         x = tflib.get_variable('const', [1, nf1, 4, 4], tflib.init_normal())
         x = tflib.nchw_to(tf.cast(x, dtype), fmt)
-        return tf.tile(x, [tf.shape(dlatents_in)[0], 1, 1, 1])
+        x = tf.tile(x, [tf.shape(dlatents_in)[0], 1, 1, 1])
+    with tflib.variable_scope('Conv'):
+        return layer(x, 0, nf1, 3)
+
+
+def double_conv_block(layer, x, res, fmaps):
+    """The two styled convolutions of the block at 2^res x 2^res, the first one upsampling."""
+    with tflib.variable_scope('Conv0_up'):
+        x = layer(x, res * 2 - 5, fmaps, 3, up=True)
+    with tflib.variable_scope('Conv1'):
+        return layer(x, res * 2 - 4, fmaps, 3)
 
 
 # ----------------------------------------------------------------------------
@@ -356,9 +374,7 @@ def G_synthesis_stylegan2(
     dlatents_in = tf.cast(tflib.set_input_shape(dlatents_in, [None, num_layers, dlatent_size], 'G_synthesis: dlatents_in'), dtype)
     noise_vars = noise_variables(num_layers)
 
-    def layer(x, layer_idx, fmaps, kernel, up=False):
-        return style_layer(x, dlatents_in[:, layer_idx], noise_vars[layer_idx], fmaps, kernel, up, randomize_noise,
-                           resample_kernel, fused_modconv, nonlinearity, fmt)
+    layer = style_layers(dlatents_in, noise_vars, randomize_noise, resample_kernel, fused_modconv, nonlinearity, fmt)
 
     def torgb(x, y, res):
         with tflib.variable_scope('ToRGB'):
@@ -367,19 +383,14 @@ def G_synthesis_stylegan2(
 
     y = None
     with tflib.variable_scope('4x4'):
-        x = const_input(nf(1), dlatents_in, dtype, fmt)
-        with tflib.variable_scope('Conv'):
-            x = layer(x, 0, nf(1), 3)
+        x = early_layers(layer, nf(1), dlatents_in, dtype, fmt)
         if architecture == 'skip':
             y = torgb(x, y, 2)
 
     for res in range(3, resolution_log2 + 1):
         with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
             t = x
-            with tflib.variable_scope('Conv0_up'):
-                x = layer(x, res * 2 - 5, nf(res - 1), 3, up=True)
-            with tflib.variable_scope('Conv1'):
-                x = layer(x, res * 2 - 4, nf(res - 1), 3)
+            x = double_conv_block(layer, x, res, nf(res - 1))
             if architecture == 'resnet':
                 with tflib.variable_scope('Skip'):
                     t = conv2d_layer(t, fmaps=nf(res - 1), kernel=1, up=True, resample_kernel=resample_kernel, fmt=fmt)
@@ -424,28 +435,21 @@ def G_synthesis_stylegan_revised(
     lod_in = tf.cast(tflib.get_variable('lod', [], tflib.init_zeros(), trainable=False), dtype)
     noise_vars = noise_variables(num_layers)
 
-    def layer(x, layer_idx, fmaps, kernel, up=False):
-        return style_layer(x, dlatents_in[:, layer_idx], noise_vars[layer_idx], fmaps, kernel, up, randomize_noise,
-                           resample_kernel, fused_modconv, nonlinearity, fmt)
+    layer = style_layers(dlatents_in, noise_vars, randomize_noise, resample_kernel, fused_modconv, nonlinearity, fmt)
 
     def torgb(res, x):
         with tflib.variable_scope('ToRGB_lod%d' % (resolution_log2 - res)):
             return to_rgb_layer(x, dlatents_in[:, res * 2 - 3], num_channels, fused_modconv, fmt)
 
     with tflib.variable_scope('4x4'):
-        x = const_input(nf(1), dlatents_in, dtype, fmt)
-        with tflib.variable_scope('Conv'):
-            x = layer(x, 0, nf(1), 3)
+        x = early_layers(layer, nf(1), dlatents_in, dtype, fmt)
 
     # 'recursive' in the original only skips the work of inactive levels; blending every level with
     # clipped weights (the original's 'linear' structure) gives the same images.
     images_out = None if structure == 'fixed' else torgb(2, x)
     for res in range(3, resolution_log2 + 1):
         with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
-            with tflib.variable_scope('Conv0_up'):
-                x = layer(x, res * 2 - 5, nf(res - 1), 3, up=True)
-            with tflib.variable_scope('Conv1'):
-                x = layer(x, res * 2 - 4, nf(res - 1), 3)
+            x = double_conv_block(layer, x, res, nf(res - 1))
         if structure != 'fixed':
             img = torgb(res, x)
             images_out = upsample_2d(images_out, data_format=fmt)  # Default kernel: nearest neighbour.

@@ -10,6 +10,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from . import select_impl
+
 
 class Activation(NamedTuple):
     func: Callable          # f(x, alpha) in TensorFlow.
@@ -32,9 +34,6 @@ activation_funcs = {
     'swish':    Activation(lambda x, alpha: tf.nn.sigmoid(x) * x,           None, np.sqrt(2),   9, 'x', False),
 }
 
-IMPLS = ('ref', 'cpu', 'cuda')
-
-
 def fused_bias_act(x, b=None, axis=1, act='linear', alpha=None, gain=None, impl=None):
     """gain * act(x + b), with b broadcast along `axis`.
 
@@ -51,18 +50,8 @@ def fused_bias_act(x, b=None, axis=1, act='linear', alpha=None, gain=None, impl=
     """
     if act not in activation_funcs:
         raise ValueError(f'fused_bias_act: unknown act {act!r}; expected one of {", ".join(activation_funcs)}.')
-    impl = _select_impl(impl)
-    del impl  # Only the reference implementation exists so far.
+    select_impl('fused_bias_act', impl)  # Only the reference implementation exists so far.
     return _fused_bias_act_ref(x, b, axis, act, alpha, gain)
-
-
-def _select_impl(impl):
-    if impl is None or impl == 'ref':
-        return 'ref'
-    if impl in IMPLS:
-        raise ValueError(f"fused_bias_act: impl={impl!r} needs the compiled kernels, which this version does not build; "
-                         f"use impl='ref' or impl=None.")
-    raise ValueError(f'fused_bias_act: unknown impl {impl!r}; expected None, {", ".join(map(repr, IMPLS))}.')
 
 
 def _fused_bias_act_ref(x, b, axis, act, alpha, gain):

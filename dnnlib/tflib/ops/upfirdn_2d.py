@@ -12,8 +12,7 @@ keep every down-th output sample. Output size: (in * up + pad0 + pad1 - kernel) 
 import numpy as np
 import tensorflow as tf
 
-IMPLS = ('ref', 'cpu', 'cuda')
-
+from . import select_impl
 
 def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, pady1=0, impl=None):
     """Pad, upsample, FIR-filter and downsample a batch of 2D images.
@@ -28,7 +27,7 @@ def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, 
     Returns:
         Tensor [majorDim, outH, outW, minorDim].
     """
-    _select_impl(impl)
+    select_impl('upfirdn_2d', impl)
     k = np.asarray(k, dtype=np.float32)
     if k.ndim != 2:
         raise ValueError(f'upfirdn_2d: the kernel must be 2D, got shape {list(k.shape)}.')
@@ -36,15 +35,6 @@ def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, 
         if int(value) != value or value < 1:
             raise ValueError(f'upfirdn_2d: {name} must be an integer >= 1, got {value!r}.')
     return _upfirdn_nhwc(tf.convert_to_tensor(x), k, int(upx), int(upy), int(downx), int(downy), padx0, padx1, pady0, pady1)
-
-
-def _select_impl(impl):
-    if impl is None or impl == 'ref':
-        return 'ref'
-    if impl in IMPLS:
-        raise ValueError(f"upfirdn_2d: impl={impl!r} needs the compiled kernels, which this version does not build; "
-                         f"use impl='ref' or impl=None.")
-    raise ValueError(f'upfirdn_2d: unknown impl {impl!r}; expected None, {", ".join(map(repr, IMPLS))}.')
 
 
 def _upfirdn_nhwc(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
