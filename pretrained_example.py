@@ -8,10 +8,10 @@ import argparse
 import os
 
 import numpy as np
-import PIL.Image
 
 import dnnlib.tflib as tflib
 import pretrained_networks
+from training import misc
 
 
 def main(argv=None):
@@ -34,8 +34,7 @@ def main(argv=None):
 
     os.makedirs(args.result_dir, exist_ok=True)
     png_filename = os.path.join(args.result_dir, 'example.png')
-    image = images[0]
-    (PIL.Image.fromarray(image[:, :, 0], 'L') if image.shape[2] == 1 else PIL.Image.fromarray(image, 'RGB')).save(png_filename)
+    misc.convert_to_pil_image(images[0].transpose(2, 0, 1)).save(png_filename)
     print('Wrote "%s".' % png_filename)
 
 

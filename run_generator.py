@@ -13,11 +13,12 @@ import PIL.Image
 import dnnlib
 import dnnlib.tflib as tflib
 import pretrained_networks
+from training import misc
 
 
 def to_pil(image: np.ndarray) -> PIL.Image.Image:
     """An HWC uint8 image (3 channels or 1) as a PIL image."""
-    return PIL.Image.fromarray(image[:, :, 0], 'L') if image.shape[2] == 1 else PIL.Image.fromarray(image, 'RGB')
+    return misc.convert_to_pil_image(image.transpose(2, 0, 1))
 
 
 def generate_images(network_pkl, seeds, truncation_psi):

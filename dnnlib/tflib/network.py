@@ -73,7 +73,8 @@ class NetworkVariable(resource_variable_ops.ResourceVariable):
     """A variable that can be a dict key, as TF1 variables could.
 
     NVIDIA's scripts write `tflib.set_vars({var: value for var in noise_vars})`; TF2 variables refuse
-    to be hashed (their == compares values), so network variables hash by identity instead.
+    to be hashed (their == compares values), so network variables hash by identity instead. Networks
+    built under a tf.distribute strategy (training) get the strategy's mirrored variables instead.
     """
 
     def __hash__(self):
@@ -101,7 +102,11 @@ def get_variable(name: str, shape: List[int] = None, initializer: Callable = Non
         initializer = init_zeros()
     with tf.init_scope():  # Create real (eager) variables even while tracing the template.
         value = tf.convert_to_tensor(initializer(list(shape) if shape is not None else []), tf.float32)
-        var = NetworkVariable(value, trainable=trainable, name=local_name.replace('/', '.'))
+        # State the networks update themselves (dlatent_avg) is averaged over replicas.
+        aggregation = tf.VariableAggregation.NONE if trainable else tf.VariableAggregation.MEAN
+        # Under a distribution strategy, tf.Variable is what the strategy intercepts to mirror it.
+        var_class = tf.Variable if tf.distribute.has_strategy() else NetworkVariable
+        var = var_class(value, trainable=trainable, name=local_name.replace('/', '.'), aggregation=aggregation)
     net._own_var_inits[local_name] = initializer
     net.own_vars[local_name] = var
     return var
