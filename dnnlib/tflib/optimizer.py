@@ -1,0 +1,85 @@
+"""Optimizer: Adam with gradients accumulated over minibatch rounds and replicas (NVIDIA's tflib.Optimizer in TF2).
+
+The training loop calls `accumulate(grads)` once per round in each replica (inside `strategy.run`), then
+`apply_updates()` once in cross-replica context: the update uses the mean of all accumulated gradients,
+so N replicas x R rounds of small batches step exactly like one big batch. An update whose gradients
+are not all finite is skipped, as in the original.
+
+Adam is TF1's AdamOptimizer: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); v -= lr_t * m / (sqrt(v_hat) + eps).
+Optimizers made with `share=other` use other's moments and step count (NVIDIA's lazy regularization
+gives the regularization step its own optimizer that shares Adam's state with the main one).
+"""
+
+from typing import List
+
+import tensorflow as tf
+
+
+class Optimizer:
+    """Adam over a fixed list of variables, with accumulation."""
+
+    def __init__(self, name: str = 'Train', learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, share: 'Optimizer' = None):
+        self.name = name
+        self.learning_rate = learning_rate
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self._share = share
+        self.variables = None
+
+    def setup(self, variables: List[tf.Variable]) -> None:
+        """Create the optimizer state for `variables` (call inside strategy.scope())."""
+        self.variables = list(variables)
+        self.accumulators = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_acc',
+                                         synchronization=tf.VariableSynchronization.ON_READ,
+                                         aggregation=tf.VariableAggregation.SUM) for v in self.variables]
+        self.num_accumulated = tf.Variable(0.0, trainable=False, name=f'{self.name}_count',
+                                           synchronization=tf.VariableSynchronization.ON_READ,
+                                           aggregation=tf.VariableAggregation.SUM)
+        if self._share is not None:
+            if [id(v) for v in self._share.variables] != [id(v) for v in self.variables]:
+                raise ValueError(f'Optimizer {self.name}: a shared optimizer must train the same variables.')
+            self.moments1, self.moments2, self.step = self._share.moments1, self._share.moments2, self._share.step
+        else:
+            self.moments1 = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_m') for v in self.variables]
+            self.moments2 = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_v') for v in self.variables]
+            self.step = tf.Variable(0.0, trainable=False, name=f'{self.name}_step')
+
+    def state_variables(self) -> dict:
+        """The variables a checkpoint needs to continue training exactly (accumulators are always empty then)."""
+        if self._share is not None:
+            return {}
+        state = {f'{self.name}/step': self.step}
+        for i, (m, v) in enumerate(zip(self.moments1, self.moments2)):
+            state[f'{self.name}/m{i}'] = m
+            state[f'{self.name}/v{i}'] = v
+        return state
+
+    def accumulate(self, grads: List[tf.Tensor]) -> None:
+        """Add one round's gradients (replica context); None gradients count as zeros."""
+        for acc, grad in zip(self.accumulators, grads):
+            if grad is not None:
+                acc.assign_add(tf.convert_to_tensor(grad))
+        self.num_accumulated.assign_add(1.0)
+
+    def apply_updates(self, learning_rate: float = None) -> tf.Tensor:
+        """One Adam step with the mean accumulated gradient (cross-replica context). Returns False if skipped."""
+        lr = tf.cast(learning_rate if learning_rate is not None else self.learning_rate, tf.float32)
+        count = tf.maximum(self.num_accumulated.read_value(), 1.0)
+        grads = [acc.read_value() / count for acc in self.accumulators]
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+
+        def update():
+            step = self.step.assign_add(1.0)
+            lr_t = lr * tf.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
+            for var, grad, m, v in zip(self.variables, grads, self.moments1, self.moments2):
+                m_new = m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
+                v_new = v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
+                var.assign_sub(lr_t * m_new / (tf.sqrt(v_new) + self.epsilon))
+            return tf.constant(True)
+
+        applied = tf.cond(finite, update, lambda: tf.constant(False))
+        with tf.control_dependencies([applied]):
+            for acc in self.accumulators:
+                acc.assign(tf.zeros_like(acc))
+            self.num_accumulated.assign(0.0)
+        return tf.identity(applied)

@@ -1,0 +1,498 @@
+"""StyleGAN2 training loop in TF2: tf.function steps, lazy regularization, Gs as the EMA of G,
+minibatch accumulation, tf.distribute replicas, NVIDIA's schedule, log line, snapshots and images.
+
+Per minibatch (NVIDIA's order): G step [+ G regularization every G_reg_interval] -> Gs update ->
+D step [+ D regularization every D_reg_interval]. Each step accumulates gradients over
+minibatch_size / (minibatch_gpu * replicas) rounds per replica, then applies one Adam update with
+their mean. All random inputs are drawn by the loop from one seeded numpy generator, whose state is
+saved with each snapshot, so a resumed run continues exactly where the snapshot was taken.
+"""
+
+import glob
+import json
+import os
+import re
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import dnnlib
+import dnnlib.tflib as tflib
+from dnnlib.tflib.optimizer import Optimizer
+from training import dataset
+from training import loss as loss_module
+from training import misc
+
+# ----------------------------------------------------------------------------
+# Schedule: resolution (lod), minibatch, learning rate and tick length as a function of the image count.
+
+
+def training_schedule(
+        cur_nimg,
+        training_set,
+        lod_initial_resolution=None,    # Image resolution used at the beginning; None = no progressive growing.
+        lod_training_kimg=600,          # Thousands of real images to show before doubling the resolution.
+        lod_transition_kimg=600,        # Thousands of real images to show when fading in new layers.
+        minibatch_size_base=32,         # Global minibatch size.
+        minibatch_size_dict={},         # Resolution-specific overrides.
+        minibatch_gpu_base=4,           # Images per replica and round.
+        minibatch_gpu_dict={},          # Resolution-specific overrides.
+        G_lrate_base=0.002,             # Learning rate for the generator.
+        G_lrate_dict={},                # Resolution-specific overrides.
+        D_lrate_base=0.002,             # Learning rate for the discriminator (unused: NVIDIA feeds G's rate to both).
+        D_lrate_dict={},                # Resolution-specific overrides.
+        lrate_rampup_kimg=0,            # Duration of learning rate ramp-up.
+        tick_kimg_base=4,               # Default interval of progress snapshots.
+        tick_kimg_dict={8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 1024: 4}):
+    s = dnnlib.EasyDict()
+    s.kimg = cur_nimg / 1000.0
+
+    # Level of detail.
+    phase_dur = lod_training_kimg + lod_transition_kimg
+    phase_idx = int(np.floor(s.kimg / phase_dur)) if phase_dur > 0 else 0
+    phase_kimg = s.kimg - phase_idx * phase_dur
+    if lod_initial_resolution is not None:
+        s.lod = training_set.resolution_log2 - np.floor(np.log2(lod_initial_resolution)) - phase_idx
+        if lod_transition_kimg > 0:
+            s.lod -= max(phase_kimg - lod_training_kimg, 0.0) / lod_transition_kimg
+        s.lod = max(s.lod, 0.0)
+    else:
+        s.lod = 0.0
+    s.resolution = 2 ** (training_set.resolution_log2 - int(np.floor(s.lod)))
+
+    s.minibatch_size = minibatch_size_dict.get(s.resolution, minibatch_size_base)
+    s.minibatch_gpu = minibatch_gpu_dict.get(s.resolution, minibatch_gpu_base)
+    s.G_lrate = G_lrate_dict.get(s.resolution, G_lrate_base)
+    s.D_lrate = D_lrate_dict.get(s.resolution, D_lrate_base)
+    if lrate_rampup_kimg > 0:
+        rampup = min(s.kimg / lrate_rampup_kimg, 1.0)
+        s.G_lrate *= rampup
+        s.D_lrate *= rampup
+    s.tick_kimg = tick_kimg_dict.get(s.resolution, tick_kimg_base)
+    return s
+
+
+# ----------------------------------------------------------------------------
+# Training steps.
+
+
+class Trainer:
+    """The networks, optimizers and compiled steps of one run, on one tf.distribute strategy."""
+
+    def __init__(self, strategy, G, D, Gs, G_opt_args, D_opt_args, G_loss_args, D_loss_args, lazy_regularization,
+                 G_reg_interval, D_reg_interval):
+        self.strategy = strategy
+        self.G, self.D, self.Gs = G, D, Gs
+        self.G_loss_args = dict(G_loss_args)
+        self.D_loss_args = dict(D_loss_args)
+        self.G_loss_func = dnnlib.util.get_obj_by_name(self.G_loss_args.pop('func_name'))
+        self.D_loss_func = dnnlib.util.get_obj_by_name(self.D_loss_args.pop('func_name'))
+        self.pl_minibatch_shrink = self.G_loss_args.get('pl_minibatch_shrink', 2)
+        self.lazy_regularization = lazy_regularization
+        self.uses_pl = 'pl_mean' in self.G_loss_func.__code__.co_varnames
+
+        # Lazy regularization: the main steps skip the regularizer, which runs every N minibatches with its
+        # weight times N; learning rate and Adam betas are rescaled by N / (N + 1) to compensate.
+        G_opt_args, D_opt_args = dict(G_opt_args), dict(D_opt_args)
+        for args, interval in ((G_opt_args, G_reg_interval), (D_opt_args, D_reg_interval)):
+            if lazy_regularization:
+                ratio = interval / (interval + 1)
+                args['learning_rate'] = args.get('learning_rate', 0.001) * ratio
+                for beta in ('beta1', 'beta2'):
+                    if beta in args:
+                        args[beta] **= ratio
+        self.G_reg_interval, self.D_reg_interval = G_reg_interval, D_reg_interval
+        self.G_lrate_ratio = G_reg_interval / (G_reg_interval + 1) if lazy_regularization else 1.0
+        self.D_lrate_ratio = D_reg_interval / (D_reg_interval + 1) if lazy_regularization else 1.0
+
+        with strategy.scope():
+            self.pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean', aggregation=tf.VariableAggregation.MEAN)
+            self.G_opt = Optimizer(name='TrainG', **G_opt_args)
+            self.D_opt = Optimizer(name='TrainD', **D_opt_args)
+            self.G_opt.setup(list(G.trainables.values()))
+            self.D_opt.setup(list(D.trainables.values()))
+            self.G_reg_opt = Optimizer(name='RegG', share=self.G_opt, **G_opt_args) if lazy_regularization else None
+            self.D_reg_opt = Optimizer(name='RegD', share=self.D_opt, **D_opt_args) if lazy_regularization else None
+            for opt in (self.G_reg_opt, self.D_reg_opt):
+                if opt is not None:
+                    opt.setup(opt._share.variables)  # pylint: disable=protected-access
+
+        self._accumulate_fns = {}
+        self._apply_fn = tf.function(self._apply, autograph=False)
+        self._gs_update_fn = tf.function(self._update_gs, autograph=False)
+
+    # -- per replica ------------------------------------------------------------
+
+    def g_inputs(self, rnd, training_set, n, phase):
+        """Random inputs of a G step: latents and labels, and the smaller path length batch when needed."""
+        G = self.G
+        inputs = {}
+        if phase in ('loss', 'both'):
+            inputs.update(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=training_set.get_random_labels_np(n))
+        if phase in ('reg', 'both') and self.uses_pl:
+            pl_n = max(n // self.pl_minibatch_shrink, 1)
+            image_shape = G.output_shape[1:]
+            inputs.update(pl_latents=rnd.standard_normal([pl_n] + G.input_shape[1:]), pl_labels=training_set.get_random_labels_np(pl_n),
+                          pl_noise=rnd.standard_normal([pl_n] + image_shape) * loss_module.pl_noise_scale(image_shape))
+        return inputs
+
+    def _losses(self, which, inputs, compute_loss, compute_reg):
+        if which == 'G':
+            kwargs = dict(self.G_loss_args, pl_mean=self.pl_mean) if self.uses_pl else self.G_loss_args
+            return self.G_loss_func(G=self.G, D=self.D, inputs=inputs, compute_loss=compute_loss, compute_reg=compute_reg, **kwargs)
+        return self.D_loss_func(G=self.G, D=self.D, inputs=inputs, compute_loss=compute_loss, compute_reg=compute_reg, **self.D_loss_args)
+
+    def _accumulate(self, which, phase, inputs):
+        """One round in one replica: gradients of the mean loss (or regularizer) added to the accumulators."""
+        net, opt, reg_opt, interval = ((self.G, self.G_opt, self.G_reg_opt, self.G_reg_interval) if which == 'G'
+                                       else (self.D, self.D_opt, self.D_reg_opt, self.D_reg_interval))
+        variables = list(net.trainables.values())
+        with tf.GradientTape() as tape:
+            loss, reg = self._losses(which, inputs, compute_loss=phase in ('loss', 'both'), compute_reg=phase in ('reg', 'both'))
+            terms = []
+            if loss is not None:
+                terms.append(tf.reduce_mean(loss))
+            if reg is not None:
+                terms.append(tf.reduce_mean(reg * interval) if phase == 'reg' else tf.reduce_mean(reg))
+            total = tf.add_n(terms)
+        grads = tape.gradient(total, variables)
+        (reg_opt if phase == 'reg' else opt).accumulate(grads)
+        stats = {}
+        if loss is not None:
+            stats[f'Loss/{which}/loss'] = tf.reduce_mean(loss)
+        if reg is not None:
+            stats[f'Loss/{which}/reg'] = tf.reduce_mean(reg)
+        return stats
+
+    def accumulate(self, which, phase, inputs):
+        """Run one accumulation round on every replica; inputs are per-replica EasyDicts of numpy arrays."""
+        key = (which, phase)
+        if key not in self._accumulate_fns:
+            def step(per_replica_inputs):
+                stats = self.strategy.run(lambda x: self._accumulate(which, phase, dnnlib.EasyDict(x)), args=(per_replica_inputs,))
+                return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in stats.items()}
+            self._accumulate_fns[key] = tf.function(step, autograph=False)
+        return self._accumulate_fns[key](self._distribute(inputs))
+
+    def _distribute(self, inputs):
+        """Split each array of the global batch into equal consecutive shards, one per replica."""
+        num = self.strategy.num_replicas_in_sync
+        arrays = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
+        if num == 1:
+            return {k: tf.constant(v) for k, v in arrays.items()}
+
+        def shard(ctx):
+            idx = ctx.replica_id_in_sync_group
+            return {k: tf.constant(np.split(v, num)[idx]) for k, v in arrays.items()}
+        return self.strategy.experimental_distribute_values_from_function(shard)
+
+    def step(self, which, phase, inputs, rounds, learning_rate):
+        """One optimizer step of G or D on a global minibatch of inputs, split into `rounds` accumulation rounds.
+
+        Round r takes the r-th consecutive chunk of every input, and each replica a consecutive shard of that,
+        so the same samples meet in the same minibatch_gpu groups whatever the number of replicas.
+        """
+        stats = {}
+        for r in range(rounds):
+            chunk = {k: np.split(np.asarray(v), rounds)[r] for k, v in inputs.items()}
+            for key, value in self.accumulate(which, phase, chunk).items():
+                stats[key] = stats.get(key, 0.0) + float(value) / rounds
+        opt_name = {('G', 'reg'): 'RegG', ('D', 'reg'): 'RegD'}.get((which, phase), 'Train' + which)
+        self.apply(opt_name, learning_rate)
+        return stats
+
+    # -- cross replica --------------------------------------------------------
+
+    def _apply(self, opt_name, learning_rate):
+        opt = {'TrainG': self.G_opt, 'TrainD': self.D_opt, 'RegG': self.G_reg_opt, 'RegD': self.D_reg_opt}[opt_name]
+        return opt.apply_updates(learning_rate)
+
+    def apply(self, opt_name, learning_rate):
+        with self.strategy.scope():
+            return bool(self._apply_fn(opt_name, tf.constant(learning_rate, tf.float32)))
+
+    def _update_gs(self, beta):
+        self.Gs.setup_as_moving_average_of(self.G, beta=beta)
+
+    def update_gs(self, beta):
+        with self.strategy.scope():
+            self._gs_update_fn(tf.constant(beta, tf.float32))
+
+    def checkpoint_variables(self):
+        """Everything a resumed run needs besides the pickled networks: optimizer state and pl_mean."""
+        state = {'pl_mean': self.pl_mean}
+        for opt in (self.G_opt, self.D_opt):
+            state.update(opt.state_variables())
+        return state
+
+
+# ----------------------------------------------------------------------------
+# Snapshots: NVIDIA's pickle plus a TF checkpoint with the rest of the training state.
+
+
+def snapshot_paths(run_dir, kimg):
+    base = os.path.join(run_dir, 'network-snapshot-%06d' % kimg)
+    return base + '.pkl', base + '.ckpt', base + '.json'
+
+
+def save_snapshot(run_dir, kimg, trainer, loop_state):
+    """Write the state and checkpoint first, the pickle last: a pickle exists only for complete snapshots."""
+    pkl, ckpt, state_json = snapshot_paths(run_dir, kimg)
+    tf.train.Checkpoint(**trainer.checkpoint_variables()).write(ckpt)
+    tmp = state_json + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(loop_state, f)
+    os.replace(tmp, state_json)
+    misc.save_pkl((trainer.G, trainer.D, trainer.Gs), pkl)
+    return pkl
+
+
+def find_latest_snapshot(run_dir):
+    """The newest complete snapshot (pickle + checkpoint + state) in run_dir, or None."""
+    candidates = []
+    for pkl in glob.glob(os.path.join(run_dir, 'network-snapshot-*.pkl')):
+        match = re.search(r'network-snapshot-(\d+)\.pkl$', pkl)
+        _, ckpt, state_json = snapshot_paths(run_dir, int(match.group(1)))
+        if os.path.exists(ckpt + '.index') and os.path.exists(state_json):
+            candidates.append((int(match.group(1)), pkl))
+    return max(candidates)[1] if candidates else None
+
+
+# ----------------------------------------------------------------------------
+# Main loop.
+
+
+def training_loop(
+        G_args={},                      # Options for the generator network.
+        D_args={},                      # Options for the discriminator network.
+        G_opt_args={},                  # Options for the generator optimizer.
+        D_opt_args={},                  # Options for the discriminator optimizer.
+        G_loss_args={},                 # Options for the generator loss.
+        D_loss_args={},                 # Options for the discriminator loss.
+        dataset_args={},                # Options for dataset.load_dataset().
+        sched_args={},                  # Options for training_schedule().
+        grid_args={},                   # Options for misc.setup_snapshot_image_grid().
+        metric_arg_list=[],             # Metrics to evaluate during training (none yet).
+        tf_config={},                   # Options for tflib.init_tf().
+        data_dir=None,                  # Directory to load datasets from.
+        G_smoothing_kimg=10.0,          # Half-life of the running average of generator weights.
+        minibatch_repeats=4,            # Minibatches per schedule update.
+        lazy_regularization=True,       # Perform regularization as a separate training step?
+        G_reg_interval=4,               # How often the generator regularization step runs.
+        D_reg_interval=16,              # How often the discriminator regularization step runs.
+        total_kimg=25000,               # Total length of the training, in thousands of real images.
+        mirror_augment=False,           # Mirror the real images horizontally at random?
+        drange_net=[-1, 1],             # Dynamic range used when feeding image data to the networks.
+        image_snapshot_ticks=50,        # How often to save image snapshots (None = only at the start).
+        network_snapshot_ticks=50,      # How often to save network snapshots (None = only at the end).
+        resume_pkl=None,                # Network pickle (ours with its checkpoint continues exactly) or None.
+        resume_kimg=0.0,                # Image count to continue from when resume_pkl has no checkpoint.
+        resume_time=0.0,                # Training time to continue from when resume_pkl has no checkpoint.
+        num_gpus=1,                     # Number of replicas (GPUs, or logical CPU devices).
+        random_seed=1000,               # Seed of all random inputs (latents, noise, mirroring).
+        max_ticks=None,                 # Stop after this many ticks (tests and benchmarks).
+        **_kwargs):                     # Ignore unrecognized keyword args.
+
+    run_dir = dnnlib.make_run_dir_path()
+    tflib.init_tf(tf_config)
+    rnd = np.random.default_rng(random_seed)
+    strategy = make_strategy(num_gpus)
+
+    # Dataset.
+    training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None, verbose=True, **dataset_args)
+    grid_size, grid_reals, grid_labels = misc.setup_snapshot_image_grid(training_set, **grid_args)
+    misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path('reals.png'), drange=training_set.dynamic_range, grid_size=grid_size)
+
+    # Networks.
+    loop_state = dict(cur_nimg=int(resume_kimg * 1000), cur_tick=-1, total_time=float(resume_time))
+    with strategy.scope():
+        if resume_pkl is not None:
+            print('Loading networks from "%s"...' % resume_pkl)
+            G, D, Gs = misc.load_pkl(resume_pkl)
+            _check_networks_match_dataset(G, D, training_set, resume_pkl)
+        else:
+            print('Constructing networks...')
+            G = tflib.Network('G', num_channels=training_set.shape[0], resolution=training_set.shape[1], label_size=training_set.label_size, **G_args)
+            D = tflib.Network('D', num_channels=training_set.shape[0], resolution=training_set.shape[1], label_size=training_set.label_size, **D_args)
+            Gs = G.clone('Gs')
+    G.print_layers()
+    D.print_layers()
+    trainer = Trainer(strategy, G, D, Gs, G_opt_args, D_opt_args, G_loss_args, D_loss_args, lazy_regularization,
+                      G_reg_interval, D_reg_interval)
+    if resume_pkl is not None:
+        loop_state = _restore_training_state(resume_pkl, trainer, rnd, loop_state)
+
+    grid_latents = np.random.RandomState(random_seed).randn(np.prod(grid_size), *G.input_shape[1:]).astype(np.float32)
+    if loop_state['cur_tick'] < 0:
+        grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
+        misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes_init.png'), drange=drange_net, grid_size=grid_size)
+
+    summary_writer = tf.summary.create_file_writer(run_dir)
+    print('Training for %d kimg...\n' % total_kimg)
+    cur_nimg = loop_state['cur_nimg']
+    cur_tick = max(loop_state['cur_tick'], 0)
+    tick_start_nimg = cur_nimg
+    start_time = time.time() - loop_state['total_time']
+    tick_start_time = time.time()
+    maintenance_time = 0.0
+    minibatch_counter = loop_state.get('minibatch_counter', 0)
+    stats_sum, stats_count = {}, 0
+
+    while cur_nimg < total_kimg * 1000:
+        if dnnlib.RunContext.get() is not None and dnnlib.RunContext.get().should_stop():
+            break
+
+        sched = training_schedule(cur_nimg, training_set, **sched_args)
+        rounds = _rounds(sched, strategy.num_replicas_in_sync)
+        training_set.configure(sched.minibatch_gpu, sched.lod)
+        if 'lod' in G.vars:
+            G.set_var('lod', sched.lod)
+
+        for _repeat in range(minibatch_repeats):
+            run_G_reg = lazy_regularization and minibatch_counter % G_reg_interval == 0
+            run_D_reg = lazy_regularization and minibatch_counter % D_reg_interval == 0
+            main_phase = 'loss' if lazy_regularization else 'both'
+            n = sched.minibatch_size
+            G_lrate, D_lrate = sched.G_lrate * trainer.G_lrate_ratio, sched.G_lrate * trainer.D_lrate_ratio  # NVIDIA feeds G's rate to D.
+            stats = trainer.step('G', main_phase, trainer.g_inputs(rnd, training_set, n, main_phase), rounds, G_lrate)
+            if run_G_reg:
+                stats.update(trainer.step('G', 'reg', trainer.g_inputs(rnd, training_set, n, 'reg'), rounds, G_lrate))
+            trainer.update_gs(0.5 ** (sched.minibatch_size / max(G_smoothing_kimg * 1000.0, 1e-8)))
+            stats.update(trainer.step('D', main_phase, _d_inputs(rnd, G, training_set, n, mirror_augment, drange_net), rounds, D_lrate))
+            if run_D_reg:
+                stats.update(trainer.step('D', 'reg', _d_inputs(rnd, G, training_set, n, mirror_augment, drange_net), rounds, D_lrate))
+
+            _check_finite(stats, run_dir)
+            for key, value in stats.items():
+                stats_sum[key] = stats_sum.get(key, 0.0) + float(value)
+            stats_count += 1
+            cur_nimg += sched.minibatch_size
+            minibatch_counter += 1
+
+        # Tick: log, images and snapshots.
+        done = cur_nimg >= total_kimg * 1000
+        if cur_nimg >= tick_start_nimg + sched.tick_kimg * 1000 or done:
+            tick_time = time.time() - tick_start_time
+            total_time = time.time() - start_time
+            kimg = cur_nimg / 1000.0
+            print('tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f maintenance %-6.1f gpumem %.1f' % (
+                cur_tick, kimg, sched.lod, sched.minibatch_size, dnnlib.util.format_time(total_time), tick_time,
+                tick_time / max(kimg - tick_start_nimg / 1000.0, 1e-8), maintenance_time, _peak_memory_gb()), flush=True)
+            maintenance_start = time.time()
+            with summary_writer.as_default(step=int(cur_nimg)):
+                for key, value in stats_sum.items():
+                    tf.summary.scalar(key, value / max(stats_count, 1))
+                tf.summary.scalar('Loss/pl_mean', float(trainer.pl_mean.numpy()))
+                for key, value in (('Progress/tick', cur_tick), ('Progress/kimg', kimg), ('Progress/lod', sched.lod),
+                                   ('Progress/minibatch', sched.minibatch_size), ('Timing/total_hours', total_time / 3600.0),
+                                   ('Timing/sec_per_tick', tick_time), ('Timing/sec_per_kimg', tick_time / max(kimg - tick_start_nimg / 1000.0, 1e-8)),
+                                   ('Timing/maintenance_sec', maintenance_time)):
+                    tf.summary.scalar(key, value)
+            summary_writer.flush()
+            stats_sum, stats_count = {}, 0
+
+            if image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done):
+                grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
+                misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes%06d.png' % (cur_nimg // 1000)), drange=drange_net, grid_size=grid_size)
+            if network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done):
+                loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick + 1, total_time=time.time() - start_time,
+                                  minibatch_counter=minibatch_counter, rng=rnd.bit_generator.state)
+                save_snapshot(run_dir, cur_nimg // 1000, trainer, loop_state)
+
+            cur_tick += 1
+            tick_start_nimg = cur_nimg
+            maintenance_time = time.time() - maintenance_start
+            tick_start_time = time.time()
+            if max_ticks is not None and cur_tick >= max_ticks:
+                break
+
+    misc.save_pkl((G, D, Gs), dnnlib.make_run_dir_path('network-final.pkl'))
+    summary_writer.close()
+    return G, D, Gs
+
+
+# ----------------------------------------------------------------------------
+# Helpers of the loop.
+
+
+def make_strategy(num_gpus):
+    """MirroredStrategy over num_gpus GPUs; without GPUs over num_gpus logical CPU devices; 1 = default."""
+    if 'TF_CONFIG' in os.environ:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if num_gpus == 1:
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices('GPU')
+    if gpus:
+        if len(gpus) < num_gpus:
+            raise ValueError(f'--num-gpus={num_gpus}, but only {len(gpus)} GPUs are visible.')
+        return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus[:num_gpus]])
+    cpus = tf.config.list_logical_devices('CPU')
+    if len(cpus) < num_gpus:
+        raise ValueError(f'--num-gpus={num_gpus} on a machine without GPUs needs {num_gpus} logical CPU devices; '
+                         f'call training_loop.split_cpu({num_gpus}) before TensorFlow starts (train.py does).')
+    return tf.distribute.MirroredStrategy([cpu.name for cpu in cpus[:num_gpus]])
+
+
+def split_cpu(num_devices):
+    """Split the physical CPU into num_devices logical devices, so MirroredStrategy runs on machines without GPUs."""
+    cpus = tf.config.list_physical_devices('CPU')
+    if not tf.config.list_physical_devices('GPU') and num_devices > 1:
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * num_devices)
+
+
+def _rounds(sched, num_replicas):
+    per_round = sched.minibatch_gpu * num_replicas
+    if sched.minibatch_size % per_round != 0:
+        raise ValueError(f'The minibatch ({sched.minibatch_size}) must be a multiple of minibatch_gpu ({sched.minibatch_gpu}) '
+                         f'times the number of replicas ({num_replicas}); change --minibatch or --minibatch-gpu.')
+    return sched.minibatch_size // per_round
+
+
+def _d_inputs(rnd, G, training_set, n, mirror_augment, drange_net):
+    reals, labels = training_set.get_minibatch_np(n)
+    reals = misc.adjust_dynamic_range(reals.astype(np.float32), training_set.dynamic_range, drange_net)
+    if mirror_augment:
+        flip = rnd.random(n) < 0.5
+        reals[flip] = reals[flip, :, :, ::-1]
+    return dict(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=labels, reals=reals)
+
+
+def _check_finite(stats, run_dir):
+    bad = {k: float(v) for k, v in stats.items() if not np.isfinite(float(v))}
+    if bad:
+        raise FloatingPointError(f'Training diverged: {bad} is not finite. The last good snapshot in {run_dir} is kept; '
+                                 f'resume from it with a lower learning rate or a higher --gamma.')
+
+
+def _check_networks_match_dataset(G, D, training_set, pkl):
+    expected = [None] + list(training_set.shape)
+    if D.input_shape != expected:
+        raise ValueError(f'Resume pickle {pkl}: its networks take images {D.input_shape[1:]}, '
+                         f'but the dataset has {list(training_set.shape)}.')
+
+
+def _restore_training_state(resume_pkl, trainer, rnd, loop_state):
+    """Load optimizer state, pl_mean, image count and random state saved beside one of our snapshots."""
+    match = re.search(r'network-snapshot-(\d+)\.pkl$', resume_pkl)
+    if not match:
+        return loop_state
+    _, ckpt, state_json = snapshot_paths(os.path.dirname(resume_pkl), int(match.group(1)))
+    if not (os.path.exists(ckpt + '.index') and os.path.exists(state_json)):
+        print('No training state beside "%s": optimizer state starts fresh.' % resume_pkl)
+        return loop_state
+    with trainer.strategy.scope():
+        tf.train.Checkpoint(**trainer.checkpoint_variables()).read(ckpt).assert_consumed()
+    with open(state_json) as f:
+        state = json.load(f)
+    rnd.bit_generator.state = state.pop('rng')
+    print('Resuming at %.1f kimg.' % (state['cur_nimg'] / 1000.0))
+    return state
+
+
+def _peak_memory_gb():
+    try:
+        return tf.config.experimental.get_memory_info('GPU:0')['peak'] / 2 ** 30
+    except (ValueError, tf.errors.NotFoundError):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # Linux reports KiB.
