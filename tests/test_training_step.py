@@ -160,3 +160,17 @@ def test_lazy_regularization_rescales_learning_rate_and_betas():
     assert trainer.D_opt.beta2 == pytest.approx(0.99 ** (16 / 17))
     assert trainer.G_reg_opt.moments1 is trainer.G_opt.moments1
     assert dnnlib.EasyDict(a=1).a == 1
+
+
+def test_steps_are_traced_once():
+    trainer = make_trainer()
+    rnd = np.random.RandomState(3)
+    for _ in range(3):
+        trainer.step('G', 'loss', dict(latents=rnd.randn(4, 8), labels=np.zeros([4, 0])), rounds=2, learning_rate=0.001)
+        trainer.step('D', 'loss', dict(latents=rnd.randn(4, 8), labels=np.zeros([4, 0]), reals=rnd.randn(4, 3, 8, 8)),
+                     rounds=1, learning_rate=0.001)
+        trainer.update_gs(0.9)
+    counts = [fn.experimental_get_tracing_count() for fn in trainer._accumulate_fns.values()]
+    counts += [trainer._apply_fns[name].experimental_get_tracing_count() for name in ('TrainG', 'TrainD')]
+    assert counts == [1, 1, 1, 1]
+    assert trainer._gs_update_fn.experimental_get_tracing_count() == 1

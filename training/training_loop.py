@@ -119,8 +119,10 @@ class Trainer:
                     opt.setup(opt._share.variables)  # pylint: disable=protected-access
 
         self._accumulate_fns = {}
-        self._apply_fn = tf.function(self._apply, autograph=False)
-        self._gs_update_fn = tf.function(self._update_gs, autograph=False)
+        self._apply_fns = {name: tflib.tfutil.function(opt.apply_updates)
+                           for name, opt in (('TrainG', self.G_opt), ('TrainD', self.D_opt), ('RegG', self.G_reg_opt),
+                                             ('RegD', self.D_reg_opt)) if opt is not None}
+        self._gs_update_fn = tflib.tfutil.function(self._update_gs)
 
     # -- per replica ------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class Trainer:
             def step(per_replica_inputs):
                 stats = self.strategy.run(lambda x: self._accumulate(which, phase, dnnlib.EasyDict(x)), args=(per_replica_inputs,))
                 return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in stats.items()}
-            self._accumulate_fns[key] = tf.function(step, autograph=False)
+            self._accumulate_fns[key] = tflib.tfutil.function(step)
         return self._accumulate_fns[key](self._distribute(inputs))
 
     def _distribute(self, inputs):
@@ -204,13 +206,10 @@ class Trainer:
 
     # -- cross replica --------------------------------------------------------
 
-    def _apply(self, opt_name, learning_rate):
-        opt = {'TrainG': self.G_opt, 'TrainD': self.D_opt, 'RegG': self.G_reg_opt, 'RegD': self.D_reg_opt}[opt_name]
-        return opt.apply_updates(learning_rate)
-
     def apply(self, opt_name, learning_rate):
+        """Apply the accumulated gradients of optimizer TrainG, TrainD, RegG or RegD; False if skipped (not finite)."""
         with self.strategy.scope():
-            return bool(self._apply_fn(opt_name, tf.constant(learning_rate, tf.float32)))
+            return bool(self._apply_fns[opt_name](tf.constant(learning_rate, tf.float32)))
 
     def _update_gs(self, beta):
         self.Gs.setup_as_moving_average_of(self.G, beta=beta)

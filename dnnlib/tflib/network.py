@@ -236,7 +236,7 @@ class Network(tf.Module):
             return outputs
 
         specs = [tf.TensorSpec(None, tf.float32, name=name) for name in self.input_names]
-        tf.function(template, autograph=False).get_concrete_function(*specs)
+        tfutil.function(template).get_concrete_function(*specs)
         self.input_shapes = shapes['in']
         self.output_shapes = shapes['out']
 
@@ -406,10 +406,7 @@ class Network(tf.Module):
             return [tf.concat(parts, axis=0) if len(parts) > 1 else parts[0] for parts in zip(*results)]
 
         specs = [tf.TensorSpec([None] + shape[1:], tf.float32) for shape in self.input_shapes]
-        func = tf.function(evaluate, input_signature=specs, autograph=False)
-        # Each argument combination gets its own function, traced once; TF counts traces per code object
-        # and would warn about "retracing" after a handful of combinations.
-        func._omit_frequent_tracing_warning = True  # pylint: disable=protected-access
+        func = tfutil.function(evaluate, input_signature=specs)
         self._run_cache[key] = func
         return func
 

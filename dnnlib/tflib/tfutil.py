@@ -111,3 +111,14 @@ def set_input_shape(x: TfExpression, shape: List[Any], what: str) -> TfExpressio
         raise ValueError(f'{what} has shape {x.shape.as_list()}, expected {shape} (None = any size).')
     x.set_shape(shape)
     return x
+
+
+def function(python_func, input_signature=None):
+    """tf.function without autograph, for functions built once per object and argument set.
+
+    TF counts traces per Python code object, so many such functions (one per network, optimizer or
+    run() argument set, each traced once) would trigger its "excessive retracing" warning.
+    """
+    func = tf.function(python_func, input_signature=input_signature, autograph=False)
+    func._omit_frequent_tracing_warning = True  # pylint: disable=protected-access
+    return func

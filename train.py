@@ -1,0 +1,204 @@
+"""Train a StyleGAN2 network on a multi-resolution TFRecord dataset (NVIDIA's run_training.py, TF2).
+
+Writes results/<ID>-stylegan2-<dataset>-<N>gpu-<config>/ with log.txt, reals.png, fakes_init.png,
+fakesNNNNNN.png, network-snapshot-NNNNNN.pkl (+ .ckpt/.json training state for --resume) and
+network-final.pkl. Run with --help for the options and examples.
+"""
+
+import argparse
+import copy
+import glob
+import os
+import re
+import sys
+
+import dnnlib
+from dnnlib import EasyDict
+
+_valid_configs = [
+    'config-a', 'config-b', 'config-c', 'config-d', 'config-e', 'config-f',
+    'config-e-Gorig-Dorig', 'config-e-Gorig-Dresnet', 'config-e-Gorig-Dskip',
+    'config-e-Gresnet-Dorig', 'config-e-Gresnet-Dresnet', 'config-e-Gresnet-Dskip',
+    'config-e-Gskip-Dorig', 'config-e-Gskip-Dresnet', 'config-e-Gskip-Dskip',
+]
+
+
+def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment, metrics,
+                     resume=None, snapshot_ticks=10, minibatch=None, minibatch_gpu=None, seed=1000):
+    """The training_loop() arguments and SubmitConfig of a run: NVIDIA's config table plus our overrides."""
+    train = EasyDict(run_func_name='training.training_loop.training_loop')
+    G = EasyDict(func_name='training.networks_stylegan2.G_main')
+    D = EasyDict(func_name='training.networks_stylegan2.D_stylegan2')
+    G_opt = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
+    D_opt = EasyDict(beta1=0.0, beta2=0.99, epsilon=1e-8)
+    G_loss = EasyDict(func_name='training.loss.G_logistic_ns_pathreg')
+    D_loss = EasyDict(func_name='training.loss.D_logistic_r1')
+    sched = EasyDict()
+    grid = EasyDict(size='8k', layout='random')
+    sc = dnnlib.SubmitConfig()
+    tf_config = {'rnd.np_random_seed': seed}
+
+    train.data_dir = data_dir
+    train.total_kimg = total_kimg
+    train.mirror_augment = mirror_augment
+    train.image_snapshot_ticks = train.network_snapshot_ticks = snapshot_ticks
+    train.random_seed = seed
+    sched.G_lrate_base = sched.D_lrate_base = 0.002
+    sched.minibatch_size_base = 32
+    sched.minibatch_gpu_base = 4
+    D_loss.gamma = 10
+    if metrics:
+        raise ValueError(f'--metrics: metrics are not implemented yet; use --metrics=none (got {",".join(metrics)}).')
+
+    if num_gpus not in (1, 2, 4, 8):
+        raise ValueError(f'--num-gpus must be 1, 2, 4 or 8, got {num_gpus}.')
+    if config_id not in _valid_configs:
+        raise ValueError(f'--config must be one of {", ".join(_valid_configs)}, got {config_id!r}.')
+    desc = f'stylegan2-{dataset}-{num_gpus}gpu-{config_id}'
+    sc.num_gpus = num_gpus
+
+    # Configs A-E: the smaller networks of the original StyleGAN.
+    if config_id != 'config-f':
+        G.fmap_base = D.fmap_base = 8 << 10
+    # Config E: gamma 100, and the architectures of Table 2 when named.
+    if config_id.startswith('config-e'):
+        D_loss.gamma = 100
+        match = re.fullmatch(r'config-e-G(\w+)-D(\w+)', config_id)
+        if match:
+            G.architecture, D.architecture = match.group(1), match.group(2)
+    # Configs A-D: progressive growing.
+    if config_id in ('config-a', 'config-b', 'config-c', 'config-d'):
+        sched.lod_initial_resolution = 8
+        sched.G_lrate_base = sched.D_lrate_base = 0.001
+        sched.G_lrate_dict = sched.D_lrate_dict = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
+        sched.minibatch_size_dict = {8: 256, 16: 128, 32: 64, 64: 32}
+        sched.minibatch_gpu_dict = {8: 32, 16: 16, 32: 8, 64: 4}
+        G.synthesis_func = 'G_synthesis_stylegan_revised'
+        D.func_name = 'training.networks_stylegan2.D_stylegan'
+    # Configs A-C: no path length regularization; A-B: no lazy regularization.
+    if config_id in ('config-a', 'config-b', 'config-c'):
+        G_loss = EasyDict(func_name='training.loss.G_logistic_ns')
+    if config_id in ('config-a', 'config-b'):
+        train.lazy_regularization = False
+    if config_id == 'config-a':
+        raise ValueError('--config=config-a trains the original StyleGAN networks, which this version does not have yet; '
+                         'use config-b ... config-f.')
+
+    if gamma is not None:
+        D_loss.gamma = gamma
+    if minibatch is not None:
+        sched.minibatch_size_base = minibatch
+        sched.minibatch_size_dict = {}
+    if minibatch_gpu is not None:
+        sched.minibatch_gpu_base = minibatch_gpu
+        sched.minibatch_gpu_dict = {}
+    per_step = sched.minibatch_gpu_base * num_gpus
+    if sched.minibatch_size_base % per_step != 0:
+        raise ValueError(f'--minibatch ({sched.minibatch_size_base}) must be a multiple of --minibatch-gpu '
+                         f'({sched.minibatch_gpu_base}) times --num-gpus ({num_gpus}).')
+    if resume is not None:
+        train.resume_pkl = resolve_resume(resume, result_dir, desc)
+
+    sc.run_dir_root = result_dir
+    sc.run_desc = desc
+    kwargs = EasyDict(train)
+    kwargs.update(G_args=G, D_args=D, G_opt_args=G_opt, D_opt_args=D_opt, G_loss_args=G_loss, D_loss_args=D_loss)
+    kwargs.update(dataset_args=EasyDict(tfrecord_dir=dataset), sched_args=sched, grid_args=grid, metric_arg_list=[],
+                  tf_config=tf_config, num_gpus=num_gpus)
+    kwargs.submit_config = copy.deepcopy(sc)
+    return kwargs
+
+
+def resolve_resume(resume, result_dir, desc):
+    """A snapshot path, or 'latest': the newest complete snapshot of the newest run named like this one."""
+    if resume != 'latest':
+        if not os.path.isfile(resume):
+            raise FileNotFoundError(f'--resume: no such snapshot file: {resume}')
+        return resume
+    from training.training_loop import find_latest_snapshot
+    runs = sorted(glob.glob(os.path.join(result_dir, '[0-9]*-' + desc)), reverse=True)
+    for run in runs:
+        snapshot = find_latest_snapshot(run)
+        if snapshot is not None:
+            return snapshot
+    raise FileNotFoundError(f'--resume=latest: no complete snapshot of a run "*-{desc}" in {result_dir}.')
+
+
+def _str_to_bool(v):
+    if isinstance(v, bool):
+        return v
+    if v.lower() in ('yes', 'true', 't', 'y', '1'):
+        return True
+    if v.lower() in ('no', 'false', 'f', 'n', '0'):
+        return False
+    raise argparse.ArgumentTypeError(f'expected a boolean (yes/no, true/false, 1/0), got {v!r}')
+
+
+def _parse_comma_sep(s):
+    if s is None or s.lower() == 'none' or s == '':
+        return []
+    return s.split(',')
+
+
+_examples = '''examples:
+
+  # Train StyleGAN2 on FFHQ at 1024x1024 with 8 GPUs
+  python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=config-f --dataset=ffhq --mirror-augment=true
+
+  # Train on your own dataset (made with dataset_tool.py) with 1 GPU, or on the CPU
+  python %(prog)s --data-dir=datasets --dataset=mydata --config=config-e --total-kimg=1000 --metrics=none
+
+  # Continue the newest run of the same description from its last snapshot
+  python %(prog)s --data-dir=datasets --dataset=mydata --config=config-e --resume=latest --metrics=none
+
+valid configs:
+
+  ''' + ', '.join(_valid_configs) + '''
+
+Several machines: start the same command on each with TF_CONFIG set (tf.distribute.MultiWorkerMirroredStrategy),
+e.g. TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'.
+'''
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Train StyleGAN2.', epilog=_examples,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
+    parser.add_argument('--data-dir', help='Dataset root directory', required=True)
+    parser.add_argument('--dataset', help='Training dataset (a folder of <name>-rNN.tfrecords under --data-dir)', required=True)
+    parser.add_argument('--config', help='Training config (default: %(default)s)', default='config-f', dest='config_id', metavar='CONFIG')
+    parser.add_argument('--num-gpus', help='Number of GPUs, or of CPU replicas without GPUs (default: %(default)s)', default=1, type=int, metavar='N')
+    parser.add_argument('--total-kimg', help='Training length in thousands of images (default: %(default)s)', metavar='KIMG', default=25000, type=int)
+    parser.add_argument('--gamma', help='R1 regularization weight (default is config dependent)', default=None, type=float)
+    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, metavar='BOOL', type=_str_to_bool)
+    parser.add_argument('--metrics', help='Comma-separated list of metrics or "none" (default: %(default)s)', default='none', type=_parse_comma_sep)
+    parser.add_argument('--resume', help='Snapshot .pkl to continue from, or "latest"', default=None)
+    parser.add_argument('--snapshot-ticks', help='Ticks between image and network snapshots (default: %(default)s)', default=10, type=int)
+    parser.add_argument('--minibatch', help='Global minibatch size (default: config dependent)', default=None, type=int)
+    parser.add_argument('--minibatch-gpu', help='Images per GPU and round (default: config dependent)', default=None, type=int)
+    parser.add_argument('--seed', help='Random seed (default: %(default)s)', default=1000, type=int)
+    args = parser.parse_args(argv)
+
+    data_dir = os.path.expanduser(args.data_dir)
+    tfrecord_dir = os.path.join(data_dir, args.dataset)
+    if not os.path.isdir(tfrecord_dir) or not glob.glob(os.path.join(tfrecord_dir, '*.tfrecords')):
+        print(f'Error: dataset root directory does not exist or holds no *.tfrecords: {tfrecord_dir}\n'
+              f'Make one with dataset_tool.py (e.g. python dataset_tool.py create_from_images {tfrecord_dir} IMAGE_DIR).')
+        sys.exit(1)
+    try:
+        kwargs = build_run_kwargs(args.dataset, data_dir, args.result_dir, args.config_id, args.num_gpus, args.total_kimg,
+                                  args.gamma, args.mirror_augment, args.metrics, resume=args.resume,
+                                  snapshot_ticks=args.snapshot_ticks, minibatch=args.minibatch,
+                                  minibatch_gpu=args.minibatch_gpu, seed=args.seed)
+    except (ValueError, FileNotFoundError) as err:
+        print(f'Error: {err}')
+        sys.exit(1)
+
+    # Logical CPU devices for --num-gpus on a machine without GPUs: must happen before TensorFlow starts.
+    from training.training_loop import split_cpu
+    split_cpu(args.num_gpus)
+    dnnlib.submit_run(**kwargs)
+
+
+if __name__ == '__main__':
+    main()
