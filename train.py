@@ -24,7 +24,8 @@ _valid_configs = [
 
 
 def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment, metrics,
-                     resume=None, snapshot_ticks=10, minibatch=None, minibatch_gpu=None, seed=1000):
+                     resume=None, snapshot_ticks=10, minibatch=None, minibatch_gpu=None, seed=1000, fmap_base=None,
+                     fmap_max=None):
     """The training_loop() arguments and SubmitConfig of a run: NVIDIA's config table plus our overrides."""
     train = EasyDict(run_func_name='training.training_loop.training_loop')
     G = EasyDict(func_name='training.networks_stylegan2.G_main')
@@ -86,6 +87,10 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
 
     if gamma is not None:
         D_loss.gamma = gamma
+    if fmap_base is not None:
+        G.fmap_base = D.fmap_base = fmap_base
+    if fmap_max is not None:
+        G.fmap_max = D.fmap_max = fmap_max
     if minibatch is not None:
         sched.minibatch_size_base = minibatch
         sched.minibatch_size_dict = {}
@@ -177,6 +182,8 @@ def main(argv=None):
     parser.add_argument('--minibatch', help='Global minibatch size (default: config dependent)', default=None, type=int)
     parser.add_argument('--minibatch-gpu', help='Images per GPU and round (default: config dependent)', default=None, type=int)
     parser.add_argument('--seed', help='Random seed (default: %(default)s)', default=1000, type=int)
+    parser.add_argument('--fmap-base', help='Network width multiplier (default: config dependent)', default=None, type=int)
+    parser.add_argument('--fmap-max', help='Most feature maps in any layer, e.g. 64 for a CPU (default: 512)', default=None, type=int)
     args = parser.parse_args(argv)
 
     data_dir = os.path.expanduser(args.data_dir)
@@ -189,7 +196,8 @@ def main(argv=None):
         kwargs = build_run_kwargs(args.dataset, data_dir, args.result_dir, args.config_id, args.num_gpus, args.total_kimg,
                                   args.gamma, args.mirror_augment, args.metrics, resume=args.resume,
                                   snapshot_ticks=args.snapshot_ticks, minibatch=args.minibatch,
-                                  minibatch_gpu=args.minibatch_gpu, seed=args.seed)
+                                  minibatch_gpu=args.minibatch_gpu, seed=args.seed, fmap_base=args.fmap_base,
+                                  fmap_max=args.fmap_max)
     except (ValueError, FileNotFoundError) as err:
         print(f'Error: {err}')
         sys.exit(1)

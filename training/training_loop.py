@@ -330,7 +330,7 @@ def training_loop(
     summary_writer = tf.summary.create_file_writer(run_dir)
     print('Training for %d kimg...\n' % total_kimg)
     cur_nimg = loop_state['cur_nimg']
-    cur_tick = max(loop_state['cur_tick'], 0)
+    cur_tick = loop_state['cur_tick']  # -1 on a fresh start: the first tick comes after the first minibatches.
     tick_start_nimg = cur_nimg
     start_time = time.time() - loop_state['total_time']
     tick_start_time = time.time()
@@ -371,7 +371,8 @@ def training_loop(
 
         # Tick: log, images and snapshots.
         done = cur_nimg >= total_kimg * 1000
-        if cur_nimg >= tick_start_nimg + sched.tick_kimg * 1000 or done:
+        if cur_tick < 0 or cur_nimg >= tick_start_nimg + sched.tick_kimg * 1000 or done:
+            cur_tick += 1
             tick_time = time.time() - tick_start_time
             total_time = time.time() - start_time
             kimg = cur_nimg / 1000.0
@@ -395,15 +396,14 @@ def training_loop(
                 grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
                 misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes%06d.png' % (cur_nimg // 1000)), drange=drange_net, grid_size=grid_size)
             if network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done):
-                loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick + 1, total_time=time.time() - start_time,
+                loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick, total_time=time.time() - start_time,
                                   minibatch_counter=minibatch_counter, rng=rnd.bit_generator.state)
                 save_snapshot(run_dir, cur_nimg // 1000, trainer, loop_state)
 
-            cur_tick += 1
             tick_start_nimg = cur_nimg
             maintenance_time = time.time() - maintenance_start
             tick_start_time = time.time()
-            if max_ticks is not None and cur_tick >= max_ticks:
+            if max_ticks is not None and cur_tick + 1 >= max_ticks:
                 break
 
     misc.save_pkl((G, D, Gs), dnnlib.make_run_dir_path('network-final.pkl'))
