@@ -1,15 +1,27 @@
+# `make demo`: create .venv, install, draw a small dataset, train on the CPU for a few minutes, generate images.
 # `make test`: create .venv, install the pinned requirements, run the test suite.
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+DEMO_KIMG ?= 24
+DEMO_RUN = $$(ls -d results/*-stylegan2-demo-1gpu-config-e | tail -n 1)
 
-.PHONY: test bench clean
+.PHONY: demo test bench clean
 
 $(STAMP): requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+demo: $(STAMP)
+	test -d datasets/demo || $(VENV)/bin/python dataset_tool.py create_demo datasets/demo --num_images 2000 --resolution 32
+	TF_ENABLE_ONEDNN_OPTS=1 $(VENV)/bin/python train.py --data-dir datasets --dataset demo --config config-e \
+		--total-kimg $(DEMO_KIMG) --gamma 1 --mirror-augment true --minibatch 32 --minibatch-gpu 16 \
+		--fmap-max 64 --snapshot-ticks 1 --metrics none
+	TF_ENABLE_ONEDNN_OPTS=1 $(VENV)/bin/python run_generator.py generate-images \
+		--network $(DEMO_RUN)/network-final.pkl --seeds 0-15 --truncation-psi 1.0
+	@echo "Training images: $(DEMO_RUN)/fakes*.png; generated images: $$(ls -d results/*-generate-images | tail -n 1)"
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests

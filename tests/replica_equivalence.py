@@ -1,8 +1,11 @@
-"""Run by test_distributed.py in a fresh process: the same training steps on 1 replica and on 2
-MirroredStrategy replicas (two logical CPU devices) from the same weights and global batches.
-Prints a JSON dict of the largest relative weight differences."""
+"""Run by test_distributed.py in fresh processes: the same training steps from the same weights and global
+batches on one replica (2 accumulation rounds), on 2 MirroredStrategy replicas (two logical CPU devices),
+or as one of 2 MultiWorkerMirroredStrategy workers (TF_CONFIG set by the caller). Saves the trained
+weights to an .npz file.
 
-import json
+Usage: python replica_equivalence.py single|mirrored|worker OUT.npz
+"""
+
 import os
 import sys
 
@@ -16,21 +19,32 @@ import tensorflow as tf  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
 from training.training_loop import Trainer, split_cpu  # noqa: E402
 
-split_cpu(2)
 NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, latent_size=8, dlatent_size=8,
            mapping_fmaps=8, mapping_layers=2, style_mixing_prob=None, randomize_noise=False)
+D_NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, mbstd_group_size=2)
 OPT = dict(beta1=0.0, beta2=0.99, epsilon=1e-8, learning_rate=0.002)
 
 
-def train(strategy, init, rounds):
+def main(mode, out_path):
+    if mode == 'mirrored':
+        split_cpu(2)
+        strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices('CPU')][:2])
+    elif mode == 'worker':
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
+    rounds = 2 if mode == 'single' else 1  # 8 images: 2 rounds of 4, or 1 round of 2 replicas x 4.
+
     with strategy.scope():
         G = tflib.Network('G', func_name='training.networks_stylegan2.G_main', **NET)
-        D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', num_channels=3, resolution=8,
-                          label_size=0, fmap_base=32, fmap_max=16, mbstd_group_size=2)
+        D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', **D_NET)
+        rnd = np.random.RandomState(123)
+        for net in (G, D):
+            for name in sorted(net.vars):
+                var = net.vars[name]
+                var.assign(np.float32(rnd.randn(*var.shape.as_list()) * (0.1 if 'bias' in name or 'strength' in name else 1.0)))
         Gs = G.clone('Gs')
-        for net in (G, D, Gs):
-            for name, var in net.vars.items():
-                var.assign(init[net.name.replace('Gs', 'G')][name])
+    initial = {k: v.numpy() for k, v in G.trainables.items()}
     trainer = Trainer(strategy, G, D, Gs, OPT, OPT, dict(func_name='training.loss.G_logistic_ns'),
                       dict(func_name='training.loss.D_logistic_r1', gamma=10.0), True, 4, 16)
     rnd = np.random.RandomState(0)
@@ -42,26 +56,11 @@ def train(strategy, init, rounds):
         trainer.step('D', 'loss', d_in, rounds, 0.002)
         if step == 0:
             trainer.step('D', 'reg', d_in, rounds, 0.002)
-    weights = {name: {k: v.numpy() for k, v in net.trainables.items()} for name, net in (('G', G), ('D', D), ('Gs', Gs))}
-    return weights, strategy.num_replicas_in_sync
-
-
-def main():
-    G0 = tflib.Network('G', func_name='training.networks_stylegan2.G_main', **NET)
-    D0 = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', num_channels=3, resolution=8,
-                       label_size=0, fmap_base=32, fmap_max=16, mbstd_group_size=2)
-    init = {'G': {k: v.numpy() for k, v in G0.vars.items()}, 'D': {k: v.numpy() for k, v in D0.vars.items()}}
-    cpus = [d.name for d in tf.config.list_logical_devices('CPU')]
-    # One replica, 2 rounds of 4 images == two replicas, 1 round of 2 x 4 images (same samples per group).
-    single, single_replicas = train(tf.distribute.get_strategy(), init, rounds=2)
-    mirrored, mirrored_replicas = train(tf.distribute.MirroredStrategy(cpus[:2]), init, rounds=1)
-    moved = max(float(np.abs(mirrored['G'][k] - init['G'][k]).max()) for k in mirrored['G'])
-    result = {'replicas': [single_replicas, mirrored_replicas], 'moved': moved}
-    for net in single:
-        result[net] = max(float(np.abs(single[net][k] - mirrored[net][k]).max() / (np.abs(single[net][k]).max() + 1e-12))
-                          for k in single[net])
-    print(json.dumps(result))
+    weights = {f'{net.name}/{k}': v.numpy() for net in (G, D, Gs) for k, v in net.trainables.items()}
+    weights['replicas'] = np.array(strategy.num_replicas_in_sync)
+    weights['moved'] = np.array(max(float(np.abs(G.get_var(k) - v).max()) for k, v in initial.items()))
+    np.savez(out_path, **weights)
 
 
 if __name__ == '__main__':
-    main()
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,105 @@
+"""dataset_tool.py writes NVIDIA's TFRecord layout; training.dataset reads it back."""
+
+import glob
+import os
+
+import numpy as np
+import PIL.Image
+import pytest
+import tensorflow as tf
+
+import dataset_tool
+from training import dataset
+
+
+def write_pngs(folder, images):
+    os.makedirs(folder, exist_ok=True)
+    for i, img in enumerate(images):
+        PIL.Image.fromarray(img.transpose(1, 2, 0) if img.shape[0] == 3 else img[0]).save(os.path.join(folder, 'img%03d.png' % i))
+
+
+def read_records(path):
+    """Parse with plain tf.io.parse_single_example and only NVIDIA's two feature keys."""
+    out = []
+    for record in tf.data.TFRecordDataset(path):
+        ex = tf.io.parse_single_example(record, {'shape': tf.io.FixedLenFeature([3], tf.int64),
+                                                 'data': tf.io.FixedLenFeature([], tf.string)})
+        out.append(np.frombuffer(ex['data'].numpy(), np.uint8).reshape(ex['shape'].numpy()))
+    return np.stack(out)
+
+
+def box_levels(images):
+    """Every lower level as the 2x2 box mean of the previous level's float values, rounded half to even."""
+    levels, level = [], images.astype(np.float64)
+    while level.shape[2] >= 4:
+        levels.append(np.rint(level).clip(0, 255).astype(np.uint8))
+        n, c, h, w = level.shape
+        level = level.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
+    return levels
+
+
+def test_create_from_images_round_trip(tmp_path):
+    images = np.random.RandomState(0).randint(0, 256, size=[5, 3, 16, 16]).astype(np.uint8)
+    write_pngs(str(tmp_path / 'pngs'), images)
+    out = str(tmp_path / 'ds')
+    dataset_tool.execute_cmdline(['dataset_tool.py', 'create_from_images', out, str(tmp_path / 'pngs'), '--shuffle', '0'])
+    assert sorted(os.listdir(out)) == ['ds-r02.tfrecords', 'ds-r03.tfrecords', 'ds-r04.tfrecords']
+    for level in box_levels(images):
+        np.testing.assert_array_equal(read_records(os.path.join(out, 'ds-r%02d.tfrecords' % int(np.log2(level.shape[2])))), level)
+    dset = dataset.load_dataset(tfrecord_dir='ds', data_dir=str(tmp_path), shuffle_mb=0)
+    assert dset.shape == [3, 16, 16] and dset.label_size == 0
+    reals, labels = dset.get_minibatch_np(5)
+    np.testing.assert_array_equal(reals, images)
+    assert labels.shape == (5, 0)
+    low, _ = dset.get_minibatch_np(5, lod=2)  # 4x4 level.
+    np.testing.assert_array_equal(low, box_levels(images)[2])
+
+
+def test_shuffle_uses_nvidia_permutation(tmp_path):
+    images = np.stack([np.full([1, 8, 8], i * 10, np.uint8) for i in range(7)])
+    write_pngs(str(tmp_path / 'pngs'), images)
+    out = str(tmp_path / 'ds')
+    dataset_tool.execute_cmdline(['dataset_tool.py', 'create_from_images', out, str(tmp_path / 'pngs')])
+    order = np.arange(7)
+    np.random.RandomState(123).shuffle(order)
+    np.testing.assert_array_equal(read_records(os.path.join(out, 'ds-r03.tfrecords'))[:, 0, 0, 0], order * 10)
+
+
+def test_create_demo_and_info(tmp_path, capsys):
+    out = str(tmp_path / 'demo')
+    dataset_tool.execute_cmdline(['dataset_tool.py', 'create_demo', out, '--num_images', '12', '--resolution', '16'])
+    records = read_records(os.path.join(out, 'demo-r04.tfrecords'))
+    assert records.shape == (12, 3, 16, 16)
+    assert all(len(np.unique(img.reshape(3, -1), axis=1)) >= 2 for img in records)  # A shape on a background.
+    dataset_tool.execute_cmdline(['dataset_tool.py', 'info', out])
+    text = capsys.readouterr().out
+    assert 'Resolution:  16x16' in text and 'Images:      12' in text and 'demo-r02.tfrecords' in text
+
+
+@pytest.mark.parametrize('make,message', [
+    (lambda d: os.makedirs(d), 'No input images found in'),
+    (lambda d: write_pngs(d, np.zeros([2, 3, 8, 16], np.uint8)), 'images must be square with a power-of-two size'),
+    (lambda d: write_pngs(d, np.zeros([2, 3, 12, 12], np.uint8)), 'images must be square with a power-of-two size'),
+    (lambda d: (write_pngs(d, np.zeros([1, 3, 8, 8], np.uint8)), PIL.Image.new('RGB', (16, 16)).save(os.path.join(d, 'z.png'))),
+     r'z.png: shape \[3, 16, 16\], expected \[3, 8, 8\]'),
+    (lambda d: (write_pngs(d, np.zeros([1, 3, 8, 8], np.uint8)), open(os.path.join(d, 'y.png'), 'w').write('not a png')),
+     'y.png: cannot read the image'),
+])
+def test_bad_input_leaves_no_dataset(tmp_path, capsys, make, message):
+    src = str(tmp_path / 'pngs')
+    make(src)
+    out = str(tmp_path / 'ds')
+    with pytest.raises(SystemExit):
+        dataset_tool.execute_cmdline(['dataset_tool.py', 'create_from_images', out, src])
+    assert __import__('re').search(message, capsys.readouterr().out)
+    assert not os.path.exists(out) and not glob.glob(str(tmp_path / '.tmp-*'))
+
+
+def test_existing_dataset_is_not_overwritten(tmp_path, capsys):
+    out = str(tmp_path / 'demo')
+    dataset_tool.execute_cmdline(['dataset_tool.py', 'create_demo', out, '--num_images', '3', '--resolution', '8'])
+    before = {f: os.path.getmtime(os.path.join(out, f)) for f in os.listdir(out)}
+    with pytest.raises(SystemExit):
+        dataset_tool.execute_cmdline(['dataset_tool.py', 'create_demo', out, '--num_images', '3', '--resolution', '8'])
+    assert 'already holds a dataset' in capsys.readouterr().out
+    assert {f: os.path.getmtime(os.path.join(out, f)) for f in os.listdir(out)} == before
