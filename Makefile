@@ -3,7 +3,8 @@
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
-DEMO_KIMG ?= 24
+DEMO_KIMG ?= 48
+DEMO_FMAPS ?= 32
 DEMO_RUN = $$(ls -d results/*-stylegan2-demo-1gpu-config-e | tail -n 1)
 
 .PHONY: demo test bench clean
@@ -18,7 +19,7 @@ demo: $(STAMP)
 	test -d datasets/demo || $(VENV)/bin/python dataset_tool.py create_demo datasets/demo --num_images 2000 --resolution 32
 	TF_ENABLE_ONEDNN_OPTS=1 $(VENV)/bin/python train.py --data-dir datasets --dataset demo --config config-e \
 		--total-kimg $(DEMO_KIMG) --gamma 1 --mirror-augment true --minibatch 32 --minibatch-gpu 16 \
-		--fmap-max 64 --snapshot-ticks 1 --metrics none
+		--fmap-max $(DEMO_FMAPS) --snapshot-ticks 1 --metrics none
 	TF_ENABLE_ONEDNN_OPTS=1 $(VENV)/bin/python run_generator.py generate-images \
 		--network $(DEMO_RUN)/network-final.pkl --seeds 0-15 --truncation-psi 1.0
 	@echo "Training images: $(DEMO_RUN)/fakes*.png; generated images: $$(ls -d results/*-generate-images | tail -n 1)"

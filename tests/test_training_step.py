@@ -174,3 +174,18 @@ def test_steps_are_traced_once():
     counts += [trainer._apply_fns[name].experimental_get_tracing_count() for name in ('TrainG', 'TrainD')]
     assert counts == [1, 1, 1, 1]
     assert trainer._gs_update_fn.experimental_get_tracing_count() == 1
+
+
+def test_process_reals_maps_range_fades_and_upsamples():
+    from training.training_loop import process_reals
+    x = np.random.RandomState(4).randint(0, 256, size=[2, 3, 4, 4]).astype(np.uint8)
+    net = x.astype(np.float64) / 127.5 - 1
+    np.testing.assert_allclose(process_reals(x, 0.0, False, [0, 255], [-1, 1], None), net, rtol=1e-6, atol=1e-6)
+    # lod 1.25: a quarter of the way to the 2x2-box version, then nearest-upsampled x2.
+    box = net.reshape(2, 3, 2, 2, 2, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
+    expected = (net * 0.75 + box * 0.25).repeat(2, axis=2).repeat(2, axis=3)
+    np.testing.assert_allclose(process_reals(x, 1.25, False, [0, 255], [-1, 1], None), expected, rtol=1e-5, atol=1e-6)
+    mirrored = process_reals(x, 0.0, True, [0, 255], [-1, 1], np.random.default_rng(0))
+    flips = [np.allclose(m, n[:, :, ::-1]) for m, n in zip(mirrored, net)]
+    for m, n, flipped in zip(mirrored, net, flips):
+        np.testing.assert_allclose(m, n[:, :, ::-1] if flipped else n, rtol=1e-6, atol=1e-6)

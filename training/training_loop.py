@@ -344,9 +344,10 @@ def training_loop(
 
         sched = training_schedule(cur_nimg, training_set, **sched_args)
         rounds = _rounds(sched, strategy.num_replicas_in_sync)
-        training_set.configure(sched.minibatch_gpu, sched.lod)
-        if 'lod' in G.vars:
-            G.set_var('lod', sched.lod)
+        training_set.configure(sched.minibatch_size, sched.lod)  # The loop fetches whole minibatches and splits them.
+        for net in (G, D):
+            if 'lod' in net.vars:
+                net.set_var('lod', sched.lod)
 
         for _repeat in range(minibatch_repeats):
             run_G_reg = lazy_regularization and minibatch_counter % G_reg_interval == 0
@@ -358,9 +359,9 @@ def training_loop(
             if run_G_reg:
                 stats.update(trainer.step('G', 'reg', trainer.g_inputs(rnd, training_set, n, 'reg'), rounds, G_lrate))
             trainer.update_gs(0.5 ** (sched.minibatch_size / max(G_smoothing_kimg * 1000.0, 1e-8)))
-            stats.update(trainer.step('D', main_phase, _d_inputs(rnd, G, training_set, n, mirror_augment, drange_net), rounds, D_lrate))
+            stats.update(trainer.step('D', main_phase, _d_inputs(rnd, G, training_set, n, sched.lod, mirror_augment, drange_net), rounds, D_lrate))
             if run_D_reg:
-                stats.update(trainer.step('D', 'reg', _d_inputs(rnd, G, training_set, n, mirror_augment, drange_net), rounds, D_lrate))
+                stats.update(trainer.step('D', 'reg', _d_inputs(rnd, G, training_set, n, sched.lod, mirror_augment, drange_net), rounds, D_lrate))
 
             _check_finite(stats, run_dir)
             for key, value in stats.items():
@@ -448,13 +449,26 @@ def _rounds(sched, num_replicas):
     return sched.minibatch_size // per_round
 
 
-def _d_inputs(rnd, G, training_set, n, mirror_augment, drange_net):
-    reals, labels = training_set.get_minibatch_np(n)
-    reals = misc.adjust_dynamic_range(reals.astype(np.float32), training_set.dynamic_range, drange_net)
-    if mirror_augment:
-        flip = rnd.random(n) < 0.5
-        reals[flip] = reals[flip, :, :, ::-1]
+def _d_inputs(rnd, G, training_set, n, lod, mirror_augment, drange_net):
+    reals, labels = training_set.get_minibatch_np(n, lod)
+    reals = process_reals(reals, lod, mirror_augment, training_set.dynamic_range, drange_net, rnd)
     return dict(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=labels, reals=reals)
+
+
+def process_reals(x, lod, mirror_augment, drange_data, drange_net, rnd):
+    """NVIDIA's process_reals: to the network's range, random mirroring, fade between levels, nearest upsampling
+    to full resolution (x comes at the resolution of floor(lod))."""
+    x = misc.adjust_dynamic_range(x.astype(np.float32), drange_data, drange_net)
+    if mirror_augment:
+        flip = rnd.random(x.shape[0]) < 0.5
+        x[flip] = x[flip, :, :, ::-1]
+    alpha = lod - np.floor(lod)
+    if alpha > 0:
+        n, c, h, w = x.shape
+        coarse = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
+        x = x + (coarse - x) * alpha
+    factor = 2 ** int(np.floor(lod))
+    return x.repeat(factor, axis=2).repeat(factor, axis=3) if factor > 1 else x
 
 
 def _check_finite(stats, run_dir):
