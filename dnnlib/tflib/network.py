@@ -121,10 +121,6 @@ def init_zeros() -> Callable:
     return lambda shape: tf.zeros(shape)
 
 
-def init_constant(value: float) -> Callable:
-    return lambda shape: tf.fill(shape, float(value))
-
-
 # ----------------------------------------------------------------------------
 # The Network class.
 
@@ -321,12 +317,6 @@ class Network(tf.Module):
     def trainables(self) -> 'OrderedDict[str, tf.Variable]':
         return OrderedDict((name, var) for name, var in self.vars.items() if var.trainable)
 
-    @property
-    def var_global_to_local(self) -> dict:
-        return {var.name: name for name, var in self.vars.items()}
-
-    # -- evaluation -------------------------------------------------------------
-
     def get_output_for(self, *in_expr: tf.Tensor, return_as_list: bool = False, **dynamic_kwargs) -> Union[tf.Tensor, List[tf.Tensor]]:
         """Evaluate the network on tensors (eager or inside tf.function) with static + dynamic kwargs."""
         if len(in_expr) != self.num_inputs:
@@ -436,28 +426,10 @@ class Network(tf.Module):
         for comp in self.components.values():
             comp.reset_vars()
 
-    def reset_trainables(self) -> None:
-        for name, var in self.own_vars.items():
-            if var.trainable:
-                var.assign(self._own_var_inits[name](var.shape.as_list()))
-        for comp in self.components.values():
-            comp.reset_trainables()
-
-    def copy_own_vars_from(self, src_net: 'Network') -> None:
-        for name, var in self.own_vars.items():
-            if name in src_net.own_vars:
-                var.assign(src_net.own_vars[name])
-
     def copy_vars_from(self, src_net: 'Network') -> None:
         """Copy every variable whose name exists in both networks (components included)."""
         src_vars = src_net.vars
         for name, var in self.vars.items():
-            if name in src_vars:
-                var.assign(src_vars[name])
-
-    def copy_trainables_from(self, src_net: 'Network') -> None:
-        src_vars = src_net.vars
-        for name, var in self.trainables.items():
             if name in src_vars:
                 var.assign(src_vars[name])
 

@@ -97,14 +97,6 @@ def convert_images_from_uint8(images: TfExpression, drange=(-1, 1), nhwc_to_nchw
     return images * ((drange[1] - drange[0]) / 255) + drange[0]
 
 
-def shape_list(x: TfExpression) -> List[Any]:
-    """Static dimensions where known, dynamic scalars otherwise."""
-    static = x.shape.as_list()
-    dynamic = tf.shape(x)
-    return [dim if dim is not None else dynamic[i] for i, dim in enumerate(static)]
-
-
-
 def set_input_shape(x: TfExpression, shape: List[Any], what: str) -> TfExpression:
     """Give a build function's input its static shape, with an error that says which input is wrong."""
     if not x.shape.is_compatible_with(shape):
