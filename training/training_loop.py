@@ -9,6 +9,7 @@ saved with each snapshot, so a resumed run continues exactly where the snapshot 
 """
 
 import glob
+import inspect
 import json
 import os
 import re
@@ -90,7 +91,7 @@ class Trainer:
         self.D_loss_func = dnnlib.util.get_obj_by_name(self.D_loss_args.pop('func_name'))
         self.pl_minibatch_shrink = self.G_loss_args.get('pl_minibatch_shrink', 2)
         self.lazy_regularization = lazy_regularization
-        self.uses_pl = 'pl_mean' in self.G_loss_func.__code__.co_varnames
+        self.uses_pl = 'pl_mean' in inspect.signature(self.G_loss_func).parameters  # Path length regularization.
 
         # Lazy regularization: the main steps skip the regularizer, which runs every N minibatches with its
         # weight times N; learning rate and Adam betas are rescaled by N / (N + 1) to compensate.
@@ -116,7 +117,7 @@ class Trainer:
             self.D_reg_opt = Optimizer(name='RegD', share=self.D_opt, **D_opt_args) if lazy_regularization else None
             for opt in (self.G_reg_opt, self.D_reg_opt):
                 if opt is not None:
-                    opt.setup(opt._share.variables)  # pylint: disable=protected-access
+                    opt.setup()
 
         self._accumulate_fns = {}
         self._apply_fns = {name: tflib.tfutil.function(opt.apply_updates)

@@ -26,9 +26,9 @@ class Optimizer:
         self._share = share
         self.variables = None
 
-    def setup(self, variables: List[tf.Variable]) -> None:
-        """Create the optimizer state for `variables` (call inside strategy.scope())."""
-        self.variables = list(variables)
+    def setup(self, variables: List[tf.Variable] = None) -> None:
+        """Create the optimizer state for `variables`, by default the shared optimizer's (inside strategy.scope())."""
+        self.variables = list(variables if variables is not None else self._share.variables)
         self.accumulators = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_acc',
                                          synchronization=tf.VariableSynchronization.ON_READ,
                                          aggregation=tf.VariableAggregation.SUM) for v in self.variables]
