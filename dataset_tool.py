@@ -119,30 +119,54 @@ class TFRecordExporter:
 # Commands.
 
 
-def create_from_images(tfrecord_dir, image_dir, shuffle):
-    """Square, power-of-two images of one size (1 or 3 channels) from a folder, as the original."""
+def load_image(path, resolution=None, center_crop=False):
+    """An image file as uint8 [C, H, W]; with resolution, center-cropped (if asked) or padded to a square, then resized."""
+    try:
+        image = PIL.Image.open(path)
+        image.load()
+    except (OSError, ValueError) as err:
+        raise ValueError(f'{path}: cannot read the image ({err}).') from err
+    if resolution is not None:
+        image = image.convert('L' if image.mode in ('L', 'I', 'I;16', '1') else 'RGB')
+        w, h = image.size
+        side = min(w, h) if center_crop else max(w, h)
+        if center_crop:
+            image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
+        elif w != h:
+            canvas = PIL.Image.new(image.mode, (side, side))  # Black bars keep the whole picture.
+            canvas.paste(image, ((side - w) // 2, (side - h) // 2))
+            image = canvas
+        if image.size != (resolution, resolution):
+            image = image.resize((resolution, resolution), PIL.Image.LANCZOS)
+    img = np.asarray(image)
+    return img[np.newaxis] if img.ndim == 2 else img.transpose([2, 0, 1])
+
+
+def create_from_images(tfrecord_dir, image_dir, shuffle, resize=None, center_crop=False):
+    """Images from a folder. As the original, they must be square, power-of-two, 1 or 3 channels and all of one
+    size, unless --resize R is given: then any sizes are cropped (--center-crop) or padded to a square and resized."""
+    if resize is not None and (resize < 4 or resize != 2 ** int(np.log2(resize))):
+        raise ValueError(f'--resize must be a power of two >= 4, got {resize}.')
+    if center_crop and resize is None:
+        raise ValueError('--center-crop needs --resize R (the size to resize the cropped squares to).')
     print('Loading images from "%s"' % image_dir)
-    image_filenames = sorted(glob.glob(os.path.join(image_dir, '*')))
+    image_filenames = sorted(f for f in glob.glob(os.path.join(image_dir, '*')) if os.path.isfile(f))
     if not image_filenames:
         raise ValueError(f'No input images found in {image_dir}.')
-    first = np.asarray(PIL.Image.open(image_filenames[0]))
-    resolution = first.shape[0]
-    channels = first.shape[2] if first.ndim == 3 else 1
-    if first.shape[1] != resolution or resolution != 2 ** int(np.floor(np.log2(resolution))):
-        raise ValueError(f'{image_filenames[0]}: images must be square with a power-of-two size, got {first.shape[1]}x{first.shape[0]}.')
+    first = load_image(image_filenames[0], resize, center_crop)
+    channels, resolution = first.shape[0], first.shape[1]
+    if first.shape[1] != first.shape[2] or resolution != 2 ** int(np.floor(np.log2(resolution))):
+        raise ValueError(f'{image_filenames[0]}: images must be square with a power-of-two size, got '
+                         f'{first.shape[2]}x{first.shape[1]}; use --resize R (and --center-crop) to convert them.')
     if channels not in (1, 3):
         raise ValueError(f'{image_filenames[0]}: images must have 1 or 3 channels, got {channels}.')
     with TFRecordExporter(tfrecord_dir, len(image_filenames)) as tfr:
         order = tfr.choose_shuffled_order() if shuffle else np.arange(len(image_filenames))
         for idx in order:
-            try:
-                img = np.asarray(PIL.Image.open(image_filenames[idx]))
-            except (OSError, ValueError) as err:
-                raise ValueError(f'{image_filenames[idx]}: cannot read the image ({err}).') from err
-            img = img[np.newaxis] if channels == 1 else img.transpose([2, 0, 1])
+            img = load_image(image_filenames[idx], resize, center_crop)
             if img.shape != (channels, resolution, resolution):
                 raise ValueError(f'{image_filenames[idx]}: shape {list(img.shape)}, expected {[channels, resolution, resolution]} '
-                                 f'like {image_filenames[0]}.')
+                                 f'like {image_filenames[0]}; use --resize R to make mixed sizes usable.')
             tfr.add_image(img)
 
 
@@ -214,6 +238,10 @@ def execute_cmdline(argv):
     p.add_argument('tfrecord_dir', help='New dataset directory to be created')
     p.add_argument('image_dir', help='Directory containing the images')
     p.add_argument('--shuffle', help='Randomize image order (default: 1)', type=int, default=1)
+    p.add_argument('--resize', help='Make every image RxR (a power of two): pad to a square, or crop with --center-crop',
+                   type=int, default=None, metavar='R')
+    p.add_argument('--center-crop', help='With --resize: crop the central square instead of padding',
+                   action='store_true', dest='center_crop')
 
     p = add_command('create_demo', 'Create a small dataset of drawn shapes (no download needed).',
                     'create_demo datasets/demo --num_images 2000 --resolution 32')

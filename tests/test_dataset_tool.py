@@ -103,3 +103,30 @@ def test_existing_dataset_is_not_overwritten(tmp_path, capsys):
         dataset_tool.execute_cmdline(['dataset_tool.py', 'create_demo', out, '--num_images', '3', '--resolution', '8'])
     assert 'already holds a dataset' in capsys.readouterr().out
     assert {f: os.path.getmtime(os.path.join(out, f)) for f in os.listdir(out)} == before
+
+
+def test_resize_and_center_crop_make_mixed_images_usable(tmp_path):
+    src = tmp_path / 'mixed'
+    src.mkdir()
+    wide = np.zeros([20, 40, 3], np.uint8)
+    wide[:, 10:30] = 200  # A bright central square in a wide image.
+    PIL.Image.fromarray(wide).save(src / 'a.png')
+    PIL.Image.fromarray(np.full([30, 30, 3], 90, np.uint8)).save(src / 'b.png')  # Square, not a power of two.
+    out = str(tmp_path / 'ds')
+    dataset_tool.execute_cmdline(['dataset_tool.py', 'create_from_images', out, str(src), '--shuffle', '0',
+                                  '--resize', '8', '--center-crop'])
+    records = read_records(os.path.join(out, 'ds-r03.tfrecords'))
+    assert records.shape == (2, 3, 8, 8)
+    np.testing.assert_array_equal(records[0], 200)  # The central 20x20 crop is all bright.
+    np.testing.assert_array_equal(records[1], 90)
+    padded = str(tmp_path / 'padded')
+    dataset_tool.execute_cmdline(['dataset_tool.py', 'create_from_images', padded, str(src), '--shuffle', '0', '--resize', '8'])
+    first = read_records(os.path.join(padded, 'padded-r03.tfrecords'))[0]
+    assert first[:, 0].max() == 0 and first[:, 4, 4].min() > 150  # Black bars above and below, content in the middle.
+
+
+def test_center_crop_without_resize_is_refused(tmp_path, capsys):
+    write_pngs(str(tmp_path / 'pngs'), np.zeros([1, 3, 8, 8], np.uint8))
+    with pytest.raises(SystemExit):
+        dataset_tool.execute_cmdline(['dataset_tool.py', 'create_from_images', str(tmp_path / 'ds'), str(tmp_path / 'pngs'), '--center-crop'])
+    assert '--center-crop needs --resize R' in capsys.readouterr().out
