@@ -75,7 +75,8 @@ class TFRecordExporter:
     def add_labels(self, labels):
         if labels.shape[0] != self.cur_images:
             raise ValueError(f'{labels.shape[0]} labels for {self.cur_images} images; the counts must match.')
-        np.save(self.tfr_prefix + '-rxx.labels', labels.astype(np.float32))
+        with open(self.tfr_prefix + '-rxx.labels', 'wb') as f:  # Through a file: np.save(path) would add '.npy'.
+            np.save(f, labels.astype(np.float32))
 
     def close(self):
         """Finish the files and move the dataset into place."""

@@ -130,3 +130,32 @@ def test_center_crop_without_resize_is_refused(tmp_path, capsys):
     with pytest.raises(SystemExit):
         dataset_tool.execute_cmdline(['dataset_tool.py', 'create_from_images', str(tmp_path / 'ds'), str(tmp_path / 'pngs'), '--center-crop'])
     assert '--center-crop needs --resize R' in capsys.readouterr().out
+
+
+def test_labels_are_read_and_a_wrong_count_is_refused(tmp_path):
+    out = str(tmp_path / 'demo')
+    dataset_tool.execute_cmdline(['dataset_tool.py', 'create_demo', out, '--num_images', '6', '--resolution', '8'])
+    labels = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    with open(os.path.join(out, 'demo-rxx.labels'), 'wb') as f:
+        np.save(f, labels.astype(np.float32))
+    dset = dataset.TFRecordDataset(out, max_label_size='full', shuffle_mb=0)
+    assert dset.label_size == 3
+    _, got = dset.get_minibatch_np(6)
+    np.testing.assert_array_equal(got, labels)
+    assert np.load(os.path.join(out, 'demo-rxx.labels')).shape == (6, 3)
+    with open(os.path.join(out, 'demo-rxx.labels'), 'wb') as f:
+        np.save(f, labels[:4].astype(np.float32))
+    with pytest.raises(ValueError, match='4 labels for 6 images'):
+        dataset.TFRecordDataset(out, max_label_size='full')
+
+
+def test_exporter_writes_labels_nvidia_style(tmp_path):
+    out = str(tmp_path / 'lab')
+    with dataset_tool.TFRecordExporter(out, 2, print_progress=False) as tfr:
+        for value in (10, 20):
+            tfr.add_image(np.full([1, 4, 4], value, np.uint8))
+        with pytest.raises(ValueError, match='3 labels for 2 images'):
+            tfr.add_labels(np.zeros([3, 5]))
+        tfr.add_labels(np.eye(5)[[1, 3]])
+    assert sorted(os.listdir(out)) == ['lab-r02.tfrecords', 'lab-rxx.labels']
+    np.testing.assert_array_equal(np.load(os.path.join(out, 'lab-rxx.labels')), np.eye(5, dtype=np.float32)[[1, 3]])

@@ -22,7 +22,8 @@ def write_dataset(tfrecord_dir, images, labels=None):
         n, c, h, w = level.shape
         level = level.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
     if labels is not None:
-        np.save(os.path.join(tfrecord_dir, '%s-rxx.labels' % name), labels.astype(np.float32))
+        with open(os.path.join(tfrecord_dir, '%s-rxx.labels' % name), 'wb') as f:
+            np.save(f, labels.astype(np.float32))
 
 
 def color_squares(num, res, seed=0):

@@ -98,6 +98,11 @@ class TFRecordDataset:
             self._np_labels = np.load(self.label_file).astype(np.float32)
             if self._np_labels.ndim != 2:
                 raise ValueError(f'{self.label_file}: labels must be a 2D array [N, label_size], got shape {list(self._np_labels.shape)}.')
+            # Counting the records of the smallest (4x4) file is cheap and catches a labels file of another dataset.
+            num_records = sum(1 for _ in tf.data.TFRecordDataset(tfr_files[tfr_lods.index(max(tfr_lods))]))
+            if self._np_labels.shape[0] != num_records:
+                raise ValueError(f'{self.label_file}: {self._np_labels.shape[0]} labels for {num_records} images in '
+                                 f'{tfrecord_dir}; there must be one label row per image.')
             if max_label_size != 'full' and self._np_labels.shape[1] > max_label_size:
                 self._np_labels = self._np_labels[:, :max_label_size]
         if max_images is not None and self._np_labels.shape[0] > max_images:
