@@ -189,3 +189,10 @@ def test_process_reals_maps_range_fades_and_upsamples():
     flips = [np.allclose(m, n[:, :, ::-1]) for m, n in zip(mirrored, net)]
     for m, n, flipped in zip(mirrored, net, flips):
         np.testing.assert_allclose(m, n[:, :, ::-1] if flipped else n, rtol=1e-6, atol=1e-6)
+
+
+def test_non_finite_loss_stops_with_a_clear_message():
+    from training.training_loop import _check_finite
+    _check_finite({'Loss/G/loss': 1.5}, '/runs/00001-x')
+    with pytest.raises(FloatingPointError, match=r"Loss/D/reg.*not finite.*last good snapshot in /runs/00001-x"):
+        _check_finite({'Loss/G/loss': 1.5, 'Loss/D/reg': float('nan')}, '/runs/00001-x')
