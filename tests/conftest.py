@@ -1,5 +1,8 @@
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 # Quiet TensorFlow's start-up chatter and make the repository importable from the tests.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -7,3 +10,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # TF enables oneDNN by default only on AVX-512 CPUs; switch it on everywhere so that every machine
 # runs the same CPU kernels (grouped convolutions need it). See ORIGINALS.md, pitfall 13.
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
+# Compiled ops are built once per test process into a throwaway cache dir, set before any test imports the
+# ops (a process loads them only once), so the tests never touch the user's cache.
+if not os.environ.get('STYLEGAN2_OPS_CACHE'):
+    _OPS_CACHE = tempfile.mkdtemp(prefix='sg2ops-test-cache-')
+    atexit.register(shutil.rmtree, _OPS_CACHE, ignore_errors=True)
+    os.environ['STYLEGAN2_OPS_CACHE'] = _OPS_CACHE

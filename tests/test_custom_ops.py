@@ -2,11 +2,10 @@
 the reference path over a grid of shapes (values, first and second derivatives), the CUDA sources through
 nvcc, the build cache, and the fallback to the reference path when the compiler is broken.
 
-The library is built once per test process, into a temporary cache dir (unless $STYLEGAN2_OPS_CACHE
-names one): set here, before any test runs, since a process can load the ops only once.
+The library is built once per test process, into the temporary cache dir that conftest.py sets up (unless
+$STYLEGAN2_OPS_CACHE already names one).
 """
 
-import atexit
 import ctypes
 import itertools
 import os
@@ -14,7 +13,6 @@ import select
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 import warnings
@@ -23,16 +21,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-if not os.environ.get('STYLEGAN2_OPS_CACHE'):
-    _CACHE = tempfile.mkdtemp(prefix='sg2ops-test-cache-')
-    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
-    os.environ['STYLEGAN2_OPS_CACHE'] = _CACHE
-
-import dnnlib.tflib.ops as ops  # noqa: E402
-from dnnlib.tflib import custom_ops  # noqa: E402
-from dnnlib.tflib.ops.fused_bias_act import fused_bias_act, activation_funcs  # noqa: E402
-from dnnlib.tflib.ops.upfirdn_2d import upfirdn_2d  # noqa: E402
-from small_networks import make_networks  # noqa: E402
+import dnnlib.tflib.ops as ops
+from dnnlib.tflib import custom_ops
+from dnnlib.tflib.ops.fused_bias_act import fused_bias_act, activation_funcs
+from dnnlib.tflib.ops.upfirdn_2d import upfirdn_2d
+from small_networks import make_networks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,8 +1,9 @@
 """upfirdn_2d: upsample (insert zeros), FIR filter, downsample, and the resampling helpers built on it.
 
 NVIDIA's StyleGAN2 computes upfirdn_2d in a custom CUDA kernel. This module holds the reference
-implementation in plain TensorFlow (differentiable to any order) and the helpers the networks use,
-each for NCHW (GPU) and NHWC (CPU) tensors; compiled kernels plug in behind the same signatures.
+implementation in plain TensorFlow (differentiable to any order), the compiled path (impl='cpu'/'cuda':
+the UpFirDn2D op of upfirdn_2d.cc/.cu, whose gradient is the same op again) and the helpers the
+networks use, each for NCHW (GPU) and NHWC (CPU) tensors.
 
 Semantics of upfirdn_2d, per image and channel: insert up-1 zeros after every input sample, pad the
 result (a negative pad crops), convolve with the kernel (a true convolution: the kernel is flipped),
@@ -12,7 +13,7 @@ keep every down-th output sample. Output size: (in * up + pad0 + pad1 - kernel) 
 import numpy as np
 import tensorflow as tf
 
-from . import select_impl
+from . import device_scope, library, select_impl
 
 def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, pady1=0, impl=None):
     """Pad, upsample, FIR-filter and downsample a batch of 2D images.
@@ -27,21 +28,55 @@ def upfirdn_2d(x, k, upx=1, upy=1, downx=1, downy=1, padx0=0, padx1=0, pady0=0, 
     Returns:
         Tensor [majorDim, outH, outW, minorDim].
     """
-    select_impl('upfirdn_2d', impl)
     k = np.asarray(k, dtype=np.float32)
     if k.ndim != 2:
         raise ValueError(f'upfirdn_2d: the kernel must be 2D, got shape {list(k.shape)}.')
     for name, value in dict(upx=upx, upy=upy, downx=downx, downy=downy).items():
         if int(value) != value or value < 1:
             raise ValueError(f'upfirdn_2d: {name} must be an integer >= 1, got {value!r}.')
-    return _upfirdn_nhwc(tf.convert_to_tensor(x), k, int(upx), int(upy), int(downx), int(downy), padx0, padx1, pady0, pady1)
+    x = tf.convert_to_tensor(x)
+    args = (k, int(upx), int(upy), int(downx), int(downy), int(padx0), int(padx1), int(pady0), int(pady1))
+    in_h, in_w = x.shape[1], x.shape[2]
+    if in_h is None or in_w is None:
+        raise ValueError('upfirdn_2d: the image height and width must be known when the graph is built.')
+    out_h, out_w = _out_size(in_h, k.shape[0], upy, downy, pady0, pady1), _out_size(in_w, k.shape[1], upx, downx, padx0, padx1)
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f'upfirdn_2d: the output would be empty ({out_h}x{out_w}): input {in_h}x{in_w}, kernel '
+                         f'{k.shape[0]}x{k.shape[1]}, up {upx},{upy}, down {downx},{downy}, pads x {padx0},{padx1} y {pady0},{pady1}.')
+    impl = select_impl('upfirdn_2d', impl, x.dtype)
+    if impl == 'ref':
+        return _upfirdn_nhwc(x, *args)
+    return _upfirdn_compiled(x, *args, impl=impl)
+
+
+def _out_size(size, kernel, up, down, pad0, pad1):
+    return (size * up + pad0 + pad1 - kernel) // down + 1
+
+
+def _upfirdn_compiled(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1, impl):
+    """The UpFirDn2D op; its gradient is the op with the kernel flipped, up and down swapped and pads that
+    map the output grid back onto the input's; linear, so that is all orders."""
+    in_h, in_w = x.shape[1], x.shape[2]
+    kernel_h, kernel_w = k.shape
+    out_h = _out_size(in_h, kernel_h, upy, downy, pady0, pady1)
+    out_w = _out_size(in_w, kernel_w, upx, downx, padx0, padx1)
+    grad_args = (k[::-1, ::-1], downx, downy, upx, upy,
+                 kernel_w - padx0 - 1, in_w * upx - out_w * downx + padx0 - upx + 1,
+                 kernel_h - pady0 - 1, in_h * upy - out_h * downy + pady0 - upy + 1)
+    lib = library(impl)
+
+    @tf.custom_gradient
+    def func(x):
+        with device_scope(impl):
+            y = lib.up_fir_dn2d(x=x, k=tf.constant(k, x.dtype), upx=upx, upy=upy, downx=downx, downy=downy,
+                                padx0=padx0, padx1=padx1, pady0=pady0, pady1=pady1)
+        return y, lambda dy: _upfirdn_compiled(dy, *grad_args, impl=impl)
+    return func(x)
 
 
 def _upfirdn_nhwc(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
     """The reference computation on an NHWC tensor, the channels filtered independently."""
     in_h, in_w = x.shape[1], x.shape[2]
-    if in_h is None or in_w is None:
-        raise ValueError('upfirdn_2d: the image height and width must be known when the graph is built.')
 
     # Insert zeros after each sample.
     if upx > 1 or upy > 1:
