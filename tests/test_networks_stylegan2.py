@@ -219,6 +219,28 @@ def test_synthesis_equals_generator_on_mapped_dlatents_and_noise_modes():
     assert np.abs(random1 - img_g).max() > 1e-3  # Fresh noise with non-zero strength changes the image.
 
 
+def test_reproducible_random_gives_the_same_noise_and_mixing_for_the_same_seed():
+    G = small_G(style_mixing_prob=0.9)
+    for name, var in G.components.synthesis.own_vars.items():
+        if name.endswith('noise_strength'):
+            var.assign(0.5)
+    z = tf.constant(np.random.RandomState(4).randn(3, 16), tf.float32)
+
+    def generate(seed):
+        # A new tf.function each time: a fresh trace and fresh random ops, as in a resumed process.
+        def f(seed):
+            with tflib.reproducible_random(seed):
+                return G.get_output_for(z, tf.zeros([3, 0]), is_training=True, randomize_noise=True)
+        return tf.function(f)(tf.constant(seed, tf.int64)).numpy()
+
+    first = generate([1, 2])
+    np.testing.assert_array_equal(generate([1, 2]), first)
+    assert np.abs(generate([1, 3]) - first).max() > 1e-3
+    # Outside a scope, noise is TensorFlow's stateful random: two calls differ.
+    fresh = [G.get_output_for(z, tf.zeros([3, 0]), randomize_noise=True).numpy() for _ in range(2)]
+    assert np.abs(fresh[0] - fresh[1]).max() > 1e-3
+
+
 def test_training_mode_tracks_dlatent_avg():
     G = small_G()
     z = np.random.RandomState(3).randn(4, 16).astype(np.float32)

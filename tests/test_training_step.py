@@ -143,6 +143,28 @@ def test_non_finite_gradients_skip_the_update():
     assert trainer.D_opt.step.numpy() == 0
 
 
+def test_reset_optimizers_makes_the_next_step_a_first_step():
+    trainer = make_trainer()
+    G, D = trainer.G, trainer.D
+    rnd = np.random.RandomState(5)
+    for _ in range(2):
+        trainer.step('D', 'loss', dict(latents=rnd.randn(4, 8), labels=np.zeros([4, 0]), reals=rnd.randn(4, 3, 8, 8)),
+                     rounds=1, learning_rate=0.01)
+    trainer.reset_optimizers()
+    assert trainer.D_opt.step.numpy() == 0 and trainer.G_reg_opt.step.numpy() == 0
+    assert not any(np.any(m.numpy()) for m in trainer.D_opt.moments1 + trainer.D_opt.moments2)
+
+    z, c, x = tf.constant(rnd.randn(4, 8), tf.float32), tf.zeros([4, 0]), tf.constant(rnd.randn(4, 3, 8, 8), tf.float32)
+
+    def d_loss():
+        fake = G.get_output_for(z, c, is_training=True)
+        return tf.reduce_mean(tf.nn.softplus(D.get_output_for(fake, c)) + tf.nn.softplus(-D.get_output_for(x, c)))
+    params, grads = snapshot(D), grads_of(d_loss, D)
+    trainer.step('D', 'loss', dict(latents=z.numpy(), labels=np.zeros([4, 0]), reals=x.numpy()), rounds=1,
+                 learning_rate=lazy(16)[0])
+    assert_params(D, adam_first_step(params, grads, *lazy(16)))
+
+
 def test_gs_is_the_moving_average_of_g():
     trainer = make_trainer()
     G, Gs = trainer.G, trainer.Gs

@@ -1,10 +1,21 @@
 """Multi-resolution TFRecord datasets in NVIDIA's layout, read with tf.data.
 
-A dataset folder holds <name>-rNN.tfrecords for every resolution 2^NN from full size down to 4x4, each
-record a tf.train.Example with 'shape' [C, H, W] (int64) and 'data' (the CHW uint8 bytes), plus an
-optional <name>-rxx.labels (np.save of float32 [N, label_size]). TFRecordDataset takes the original's
-arguments and offers its calls: configure(minibatch_size, lod), get_minibatch_np(n) -> (uint8 NCHW
-images, labels), get_random_labels_np(n).
+A dataset folder holds <name>-rNN.tfrecords for every resolution 2^NN from full size down to 4x4. Each record is
+a tf.train.Example with 'shape' (int64 [C, H, W]) and 'data' (one bytes value: the CHW uint8 pixels); all files list
+the same images in the same order. An optional <name>-rxx.labels is an np.save of float32 [N, label_size].
+
+TFRecordDataset takes the original's arguments and offers its calls:
+    dset = load_dataset(tfrecord_dir='ffhq', data_dir='datasets')
+    dset.configure(minibatch_size, lod)           # lod 0 = full resolution, 1 = half, ...
+    images, labels = dset.get_minibatch_np(n)     # uint8 [n, C, H, W], float32 [n, label_size]
+    labels = dset.get_random_labels_np(n)
+Beyond the original: as_tf_dataset() (optional mirror augment and mapping to the network's range, e.g. [-1, 1])
+and distribute(strategy, ...), which gives each replica its own part of every minibatch.
+
+The image order is reproducible: epoch e is shuffled with a seed made of shuffle_seed and e (and TensorFlow's
+global seed), and dset.position counts the images handed out. A new pipeline (another lod or minibatch size)
+continues the same stream at that position, and setting dset.position lets a resumed training run continue
+the exact stream it stopped in (skipping at most one epoch of records).
 """
 
 import glob
@@ -15,9 +26,12 @@ import tensorflow as tf
 
 import dnnlib
 
+# The two feature keys of NVIDIA's records.
+_FEATURES = {'shape': tf.io.FixedLenFeature([3], tf.int64), 'data': tf.io.FixedLenFeature([], tf.string)}
+
 
 def parse_tfrecord_np(record):
-    """A serialized Example -> uint8 CHW array."""
+    """One serialized Example -> uint8 array of its 'shape' (CHW)."""
     ex = tf.train.Example()
     ex.ParseFromString(record)
     shape = ex.features.feature['shape'].int64_list.value
@@ -25,16 +39,27 @@ def parse_tfrecord_np(record):
     return np.frombuffer(data, np.uint8).reshape(shape)
 
 
-def _parse_tfrecord_tf(record):
-    features = tf.io.parse_single_example(record, features={
-        'shape': tf.io.FixedLenFeature([3], tf.int64),
-        'data': tf.io.FixedLenFeature([], tf.string)})
-    data = tf.io.decode_raw(features['data'], tf.uint8)
-    return tf.reshape(data, features['shape'])
+def parse_tfrecord_tf(record):
+    """One serialized Example -> uint8 tensor of its 'shape' (CHW)."""
+    features = tf.io.parse_single_example(record, features=_FEATURES)
+    return tf.reshape(tf.io.decode_raw(features['data'], tf.uint8), features['shape'])
+
+
+def adjust_dynamic_range_tf(images, drange_in, drange_out):
+    """Map values linearly from drange_in to drange_out as float32 (uint8 [0, 255] -> [-1, 1]: x * 2/255 - 1)."""
+    scale = (drange_out[1] - drange_out[0]) / (drange_in[1] - drange_in[0])
+    bias = drange_out[0] - drange_in[0] * scale
+    return tf.cast(images, tf.float32) * scale + bias
+
+
+def mirror_tf(images):
+    """Flip each NCHW image left-right with probability 1/2."""
+    flip = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < 0.5
+    return tf.where(flip, tf.reverse(images, axis=[3]), images)
 
 
 class TFRecordDataset:
-    """A multi-resolution TFRecord dataset (NVIDIA's training.dataset.TFRecordDataset, on tf.data)."""
+    """NVIDIA's training.dataset.TFRecordDataset on tf.data: one pipeline per level of detail."""
 
     def __init__(self,
                  tfrecord_dir,          # Directory containing a collection of tfrecords files.
@@ -46,17 +71,20 @@ class TFRecordDataset:
                  shuffle_mb=4096,       # Shuffle data within specified window (megabytes), 0 = disable shuffling.
                  prefetch_mb=2048,      # Amount of data to prefetch (megabytes), 0 = disable prefetching.
                  buffer_mb=256,         # Read buffer size (megabytes).
-                 num_threads=2):        # Number of concurrent threads.
+                 num_threads=2,         # Number of concurrent threads.
+                 shuffle_seed=None):    # Seed of the image order, None = random.
         self.tfrecord_dir = tfrecord_dir
-        self.resolution = None
-        self.resolution_log2 = None
-        self.shape = []
         self.dtype = 'uint8'
         self.dynamic_range = [0, 255]
         self.label_file = label_file
-        self.label_size = None
-        self.label_dtype = None
         self._max_images = max_images
+        self._repeat = repeat
+        self._shuffle_mb = shuffle_mb
+        self._prefetch_mb = prefetch_mb
+        self._buffer_mb = buffer_mb
+        self._num_threads = num_threads
+        self._shuffle_seed = int(shuffle_seed if shuffle_seed is not None else np.random.randint(1 << 31))
+        self._position = 0
         self._cur_minibatch = -1
         self._cur_lod = -1
         self._iterator = None
@@ -65,92 +93,101 @@ class TFRecordDataset:
             raise FileNotFoundError(f'Dataset directory not found: {tfrecord_dir}')
         tfr_files = sorted(glob.glob(os.path.join(tfrecord_dir, '*.tfrecords')))
         if not tfr_files:
-            raise FileNotFoundError(f'No *.tfrecords files in {tfrecord_dir}; make the dataset with dataset_tool.py.')
-        if self.label_file is None:
-            guess = sorted(glob.glob(os.path.join(tfrecord_dir, '*.labels')))
-            self.label_file = guess[0] if guess else None
-        elif not os.path.isfile(self.label_file):
-            self.label_file = os.path.join(tfrecord_dir, self.label_file)
+            raise FileNotFoundError(f'{tfrecord_dir} holds no *.tfrecords files; make a dataset with dataset_tool.py.')
+        if max_label_size != 'full' and not (isinstance(max_label_size, int) and max_label_size >= 0):
+            raise ValueError(f"max_label_size must be 0, a positive int or 'full', got {max_label_size!r}.")
 
-        # Shape of every file, from its first record.
+        # The shape of each file, from its first record.
         tfr_shapes = []
         for tfr_file in tfr_files:
             first = [record.numpy() for record in tf.data.TFRecordDataset(tfr_file).take(1)]
             if not first:
                 raise ValueError(f'{tfr_file} holds no records.')
             tfr_shapes.append(parse_tfrecord_np(first[0]).shape)
+
+        # Resolution and levels: every level from the chosen resolution down to 4x4 must be present.
         max_shape = max(tfr_shapes, key=np.prod)
         self.resolution = resolution if resolution is not None else max_shape[1]
         self.resolution_log2 = int(np.log2(self.resolution))
+        if self.resolution < 4 or self.resolution != 2 ** self.resolution_log2:
+            raise ValueError(f'{tfrecord_dir}: resolution must be a power of two >= 4, got {self.resolution}.')
         self.shape = [max_shape[0], self.resolution, self.resolution]
-        tfr_lods = [self.resolution_log2 - int(np.log2(shape[1])) for shape in tfr_shapes]
-        for shape, lod, path in zip(tfr_shapes, tfr_lods, tfr_files):
-            if shape[0] != max_shape[0] or shape[1] != shape[2] or shape[1] != 2 ** int(np.log2(shape[1])):
-                raise ValueError(f'{path}: records of shape {list(shape)}; expected [C, 2^n, 2^n] with C = {max_shape[0]}.')
+        self._lod_files = {}  # lod -> (file, [C, H, W])
+        for path, shape in zip(tfr_files, tfr_shapes):
+            if len(shape) != 3 or shape[0] != max_shape[0] or shape[1] != shape[2] or shape[1] != 2 ** int(np.log2(shape[1])):
+                raise ValueError(f'{path}: records of shape {list(shape)}; every file must hold [C, 2^n, 2^n] '
+                                 f'with the same C ({max_shape[0]}).')
+            lod = self.resolution_log2 - int(np.log2(shape[1]))
+            if lod >= 0:  # Files finer than the requested resolution are not used.
+                self._lod_files[lod] = (path, list(shape))
         for lod in range(self.resolution_log2 - 1):
-            if lod not in tfr_lods:
-                raise ValueError(f'{tfrecord_dir}: no file for resolution {2 ** (self.resolution_log2 - lod)} '
-                                 f'(every level from {self.resolution} down to 4 is needed).')
+            if lod not in self._lod_files:
+                raise ValueError(f'{tfrecord_dir}: no file for resolution {2 ** (self.resolution_log2 - lod)}; every '
+                                 f'level from {self.resolution} down to 4 is needed (<name>-rNN.tfrecords).')
 
-        # Labels: a table indexed like the records; without labels, a zero-width table.
+        # Labels: a table with one row per record. Without labels, a zero-width table as in the original.
         self._np_labels = np.zeros([1 << 30, 0], dtype=np.float32)
+        if self.label_file is None:
+            guess = sorted(glob.glob(os.path.join(tfrecord_dir, '*.labels')))
+            self.label_file = guess[0] if guess else None
+        elif not os.path.isfile(self.label_file):
+            self.label_file = os.path.join(tfrecord_dir, self.label_file)
+            if not os.path.isfile(self.label_file):
+                raise FileNotFoundError(f'Label file not found: {label_file} (also looked in {tfrecord_dir}).')
+        # The 4x4 file is the cheapest to count.
+        num_records = int(tf.data.TFRecordDataset(self._lod_files[self.resolution_log2 - 2][0]).reduce(
+            np.int64(0), lambda count, _: count + 1))
+        self._num_images = num_records if max_images is None else min(num_records, max_images)
         if self.label_file is not None and max_label_size != 0:
-            self._np_labels = np.load(self.label_file).astype(np.float32)
+            self._np_labels = np.load(self.label_file)
             if self._np_labels.ndim != 2:
-                raise ValueError(f'{self.label_file}: labels must be a 2D array [N, label_size], got shape {list(self._np_labels.shape)}.')
-            # Counting the records of the smallest (4x4) file is cheap and catches a labels file of another dataset.
-            num_records = sum(1 for _ in tf.data.TFRecordDataset(tfr_files[tfr_lods.index(max(tfr_lods))]))
-            if self._np_labels.shape[0] != num_records:
+                raise ValueError(f'{self.label_file}: labels must be a 2-D array [N, label_size], '
+                                 f'got shape {list(self._np_labels.shape)}.')
+            if self._np_labels.shape[0] != num_records:  # A labels file of another dataset is caught here.
                 raise ValueError(f'{self.label_file}: {self._np_labels.shape[0]} labels for {num_records} images in '
                                  f'{tfrecord_dir}; there must be one label row per image.')
-            if max_label_size != 'full' and self._np_labels.shape[1] > max_label_size:
+            if max_label_size != 'full':
                 self._np_labels = self._np_labels[:, :max_label_size]
-        if max_images is not None and self._np_labels.shape[0] > max_images:
+        if max_images is not None:
             self._np_labels = self._np_labels[:max_images]
         self.label_size = self._np_labels.shape[1]
         self.label_dtype = self._np_labels.dtype.name
 
-        # One pipeline per level of detail.
-        self._datasets = {}
-        for tfr_file, shape, lod in zip(tfr_files, tfr_shapes, tfr_lods):
-            if lod < 0:
-                continue  # Finer than the requested resolution.
-            dset = tf.data.TFRecordDataset(tfr_file, compression_type='', buffer_size=buffer_mb << 20)
-            if max_images is not None:
-                dset = dset.take(max_images)
-            dset = dset.map(_parse_tfrecord_tf, num_parallel_calls=num_threads)
-            labels = tf.data.Dataset.from_tensor_slices(self._np_labels if self.label_size else
-                                                        np.zeros([1, 0], np.float32)).repeat()
-            dset = tf.data.Dataset.zip((dset, labels))
-            item_bytes = np.prod(shape) * np.dtype(self.dtype).itemsize
-            if shuffle_mb > 0:
-                dset = dset.shuffle(((shuffle_mb << 20) - 1) // item_bytes + 1)
-            if repeat:
-                dset = dset.repeat()
-            self._datasets[lod] = dset
-        self._prefetch = prefetch_mb > 0
+    # ------------------------------------------------------------------------------------------------
+    # The original's calls.
+
+    @property
+    def position(self):
+        """How many images the minibatches so far have handed out: where the image stream continues."""
+        return self._position
+
+    @position.setter
+    def position(self, images):
+        self._position = int(images)
+        self._cur_minibatch = -1  # The next minibatch comes from a new pipeline, starting there.
 
     def configure(self, minibatch_size, lod=0):
-        """Use this minibatch size and level of detail from now on (a new pipeline only when they change)."""
+        """Use this minibatch size and level of detail (floor(lod)) from now on; a new pipeline only on a change."""
         lod = int(np.floor(lod))
-        if minibatch_size < 1:
-            raise ValueError(f'minibatch_size must be >= 1, got {minibatch_size}.')
-        if lod not in self._datasets:
-            raise ValueError(f'{self.tfrecord_dir}: no data for lod {lod}; available: {sorted(self._datasets)}.')
         if self._cur_minibatch != minibatch_size or self._cur_lod != lod:
-            dset = self._datasets[lod].batch(minibatch_size)
-            if self._prefetch:
-                dset = dset.prefetch(tf.data.AUTOTUNE)
-            self._iterator = iter(dset)
+            self._iterator = iter(self.as_tf_dataset(minibatch_size, lod, start=self._position))
             self._cur_minibatch = minibatch_size
             self._cur_lod = lod
 
     def get_minibatch_tf(self):
-        """Next (images uint8 [N, C, H, W], labels float32 [N, label_size]) as tensors."""
-        return next(self._iterator)
+        """Next (images uint8 [N, C, H, W], labels [N, label_size]) as tensors. Raises tf.errors.OutOfRangeError at
+        the end of a dataset made with repeat=False, like the original."""
+        if self._iterator is None:
+            raise RuntimeError('Call configure(minibatch_size, lod) or get_minibatch_np() first.')
+        try:
+            images, labels = next(self._iterator)
+        except StopIteration:
+            raise tf.errors.OutOfRangeError(None, None, f'End of dataset {self.tfrecord_dir}') from None
+        self._position += int(images.shape[0])
+        return images, labels
 
     def get_minibatch_np(self, minibatch_size, lod=0):
-        """Next minibatch as numpy arrays: uint8 images [N, C, h, h] at the lod's resolution h, and labels."""
+        """Next minibatch as numpy: uint8 images [N, C, h, h] at the resolution of floor(lod), and labels."""
         self.configure(minibatch_size, lod)
         images, labels = self.get_minibatch_tf()
         return images.numpy(), labels.numpy()
@@ -159,17 +196,94 @@ class TFRecordDataset:
         """Labels of uniformly random dataset entries, as a tensor."""
         return tf.constant(self.get_random_labels_np(minibatch_size))
 
-    def get_random_labels_np(self, minibatch_size):
+    def get_random_labels_np(self, minibatch_size, rnd=None):
+        """Labels of uniformly random dataset entries (zero-width without labels), drawn with the numpy Generator
+        rnd if given, else with np.random."""
         if self.label_size > 0:
-            return self._np_labels[np.random.randint(self._np_labels.shape[0], size=[minibatch_size])]
+            count = self._np_labels.shape[0]
+            index = rnd.integers(count, size=minibatch_size) if rnd is not None else np.random.randint(count, size=minibatch_size)
+            return self._np_labels[index]
         return np.zeros([minibatch_size, 0], self.label_dtype)
 
     def close(self):
         self._iterator = None
 
+    # ------------------------------------------------------------------------------------------------
+    # tf.data pipelines.
+
+    def as_tf_dataset(self, minibatch_size, lod=0, mirror_augment=False, drange_net=None, shard=None, start=0):
+        """A tf.data.Dataset of (images, labels) minibatches at the level floor(lod).
+
+        Images are uint8 NCHW, or float32 mapped from [0, 255] to drange_net (e.g. [-1, 1]) when given;
+        mirror_augment flips each image left-right with probability 1/2. shard=(count, index) keeps every
+        count-th image starting at index (before shuffling), so that input pipelines see disjoint images.
+        start: the first image of the stream to hand out (a position, see the module's doc).
+        """
+        lod = int(np.floor(lod))
+        if minibatch_size < 1:
+            raise ValueError(f'minibatch_size must be >= 1, got {minibatch_size}.')
+        if lod not in self._lod_files:
+            raise ValueError(f'{self.tfrecord_dir}: no data for lod {lod}; available: {sorted(self._lod_files)}.')
+        path, shape = self._lod_files[lod]
+        record_bytes = int(np.prod(shape)) * np.dtype(self.dtype).itemsize
+
+        records = tf.data.TFRecordDataset(path, compression_type='', buffer_size=self._buffer_mb << 20)
+        if self._max_images is not None:
+            records = records.take(self._max_images)
+        if self.label_size:
+            labels = tf.data.Dataset.from_tensor_slices(self._np_labels)
+        else:
+            labels = tf.data.Dataset.from_tensors(np.zeros([0], self.label_dtype)).repeat()
+        pairs = tf.data.Dataset.zip((records, labels))
+        epoch_size = self._num_images
+        if shard is not None:
+            pairs = pairs.shard(*shard)
+            epoch_size = len(range(shard[1], epoch_size, shard[0]))
+        shuffle_buffer = ((self._shuffle_mb << 20) - 1) // record_bytes + 1
+
+        def epoch(index):
+            if self._shuffle_mb <= 0:
+                return pairs
+            seed = tf.cast(index, tf.int64) * (1 << 31) + self._shuffle_seed
+            return pairs.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+
+        first_epoch, start = divmod(start, max(epoch_size, 1)) if self._repeat else (0, start)
+        epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max if self._repeat else 1)
+        dset = epochs.flat_map(epoch).skip(start)
+        # Batching the serialized records and parsing whole batches is much faster than parsing one by one.
+        dset = dset.batch(minibatch_size)
+
+        def parse(records, labels):
+            data = tf.io.parse_example(records, _FEATURES)['data']
+            images = tf.reshape(tf.io.decode_raw(data, tf.uint8), [-1] + shape)
+            if mirror_augment:
+                images = mirror_tf(images)
+            if drange_net is not None:
+                images = adjust_dynamic_range_tf(images, self.dynamic_range, drange_net)
+            return images, labels
+
+        dset = dset.map(parse, num_parallel_calls=self._num_threads)
+        if self._prefetch_mb > 0:
+            dset = dset.prefetch(((self._prefetch_mb << 20) - 1) // (record_bytes * minibatch_size) + 1)
+        return dset
+
+    def distribute(self, strategy, minibatch_size, lod=0, mirror_augment=False, drange_net=None):
+        """Feed a tf.distribute strategy: each step gives every replica its own minibatch_size / num_replicas
+        images (and labels). With several workers, each worker's input pipeline reads its own share of the images."""
+        replicas = strategy.num_replicas_in_sync
+        if minibatch_size % replicas != 0:
+            raise ValueError(f'minibatch_size {minibatch_size} is not a multiple of the {replicas} replicas.')
+
+        def dataset_fn(context):
+            shard = (context.num_input_pipelines, context.input_pipeline_id) if context.num_input_pipelines > 1 else None
+            return self.as_tf_dataset(context.get_per_replica_batch_size(minibatch_size), lod, mirror_augment,
+                                      drange_net, shard)
+
+        return strategy.distribute_datasets_from_function(dataset_fn)
+
 
 def load_dataset(class_name=None, data_dir=None, verbose=False, **kwargs):
-    """Make a dataset: `class_name` defaults to TFRecordDataset; tfrecord_dir is taken relative to data_dir."""
+    """Make a dataset: class_name defaults to TFRecordDataset; tfrecord_dir is taken relative to data_dir."""
     kwargs = dict(kwargs)
     if 'tfrecord_dir' in kwargs:
         if class_name is None:

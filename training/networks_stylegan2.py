@@ -220,11 +220,11 @@ def G_main(
 
     layer_idx = np.arange(num_layers)[np.newaxis, :, np.newaxis]
     if style_mixing_prob is not None:
-        latents2 = tf.random.normal(tf.shape(latents_in))
+        latents2 = tflib.random_normal(tf.shape(latents_in))
         dlatents2 = tf.cast(components.mapping.get_output_for(latents2, labels_in, is_training=is_training, **kwargs), tf.float32)
         cur_layers = num_layers - tf.cast(lod_in, tf.int32) * 2
-        mixing_cutoff = tf.cond(tf.random.uniform([], 0.0, 1.0) < style_mixing_prob,
-                                lambda: tf.random.uniform([], 1, cur_layers, dtype=tf.int32),
+        mixing_cutoff = tf.cond(tflib.random_uniform([], 0.0, 1.0) < style_mixing_prob,
+                                lambda: tflib.random_uniform([], 1, cur_layers, dtype=tf.int32),
                                 lambda: cur_layers)
         dlatents = tf.where(tf.broadcast_to(layer_idx < mixing_cutoff, tf.shape(dlatents)), dlatents, dlatents2)
 
@@ -303,7 +303,7 @@ def style_layer(x, dlatents, noise_var, fmaps, kernel, up, randomize_noise, resa
     h, w = (x.shape[2], x.shape[3]) if fmt == 'NCHW' else (x.shape[1], x.shape[2])
     if randomize_noise:
         noise_shape = [tf.shape(x)[0], 1, h, w] if fmt == 'NCHW' else [tf.shape(x)[0], h, w, 1]
-        noise = tf.random.normal(noise_shape, dtype=x.dtype)
+        noise = tflib.random_normal(noise_shape, dtype=x.dtype)
     else:
         noise = tf.cast(tf.reshape(noise_var, [1, 1, h, w] if fmt == 'NCHW' else [1, h, w, 1]), x.dtype)
     noise_strength = tflib.get_variable('noise_strength', [], tflib.init_zeros())

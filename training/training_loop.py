@@ -4,10 +4,14 @@ minibatch accumulation, tf.distribute replicas, NVIDIA's schedule, log line, sna
 Per minibatch (NVIDIA's order): G step [+ G regularization every G_reg_interval] -> Gs update ->
 D step [+ D regularization every D_reg_interval]. Each step accumulates gradients over
 minibatch_size / (minibatch_gpu * replicas) rounds per replica, then applies one Adam update with
-their mean. All random inputs are drawn by the loop from one seeded numpy generator, whose state is
-saved with each snapshot, so a resumed run continues exactly where the snapshot was taken.
+their mean. All random inputs are drawn by the loop from one seeded numpy generator: latents, labels,
+mirroring, and a seed per step for the random numbers the networks draw themselves (noise, style mixing;
+tflib.reproducible_random). The generator's state, the dataset's position in its seeded image stream,
+the optimizer state and pl_mean are saved with each snapshot, so a resumed run continues exactly where the
+snapshot was taken.
 """
 
+import contextlib
 import glob
 import inspect
 import json
@@ -130,13 +134,13 @@ class Trainer:
     def g_inputs(self, rnd, training_set, n, phase):
         """Random inputs of a G step: latents and labels, and the smaller path length batch when needed."""
         G = self.G
-        inputs = {}
+        inputs = dict(seeds=random_seeds(rnd, n))
         if phase in ('loss', 'both'):
-            inputs.update(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=training_set.get_random_labels_np(n))
+            inputs.update(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=training_set.get_random_labels_np(n, rnd))
         if phase in ('reg', 'both') and self.uses_pl:
             pl_n = max(n // self.pl_minibatch_shrink, 1)
             image_shape = G.output_shape[1:]
-            inputs.update(pl_latents=rnd.standard_normal([pl_n] + G.input_shape[1:]), pl_labels=training_set.get_random_labels_np(pl_n),
+            inputs.update(pl_latents=rnd.standard_normal([pl_n] + G.input_shape[1:]), pl_labels=training_set.get_random_labels_np(pl_n, rnd),
                           pl_noise=rnd.standard_normal([pl_n] + image_shape) * loss_module.pl_noise_scale(image_shape))
         return inputs
 
@@ -151,7 +155,9 @@ class Trainer:
         net, opt, reg_opt, interval = ((self.G, self.G_opt, self.G_reg_opt, self.G_reg_interval) if which == 'G'
                                        else (self.D, self.D_opt, self.D_reg_opt, self.D_reg_interval))
         variables = list(net.trainables.values())
-        with tf.GradientTape() as tape:
+        # With seeds among the inputs, the networks' own random numbers (noise, style mixing) are reproducible.
+        random_scope = tflib.reproducible_random(inputs.seeds[0]) if 'seeds' in inputs else contextlib.nullcontext()
+        with tf.GradientTape() as tape, random_scope:
             loss, reg = self._losses(which, inputs, compute_loss=phase in ('loss', 'both'), compute_reg=phase in ('reg', 'both'))
             terms = []
             if loss is not None:
@@ -181,7 +187,7 @@ class Trainer:
     def _distribute(self, inputs):
         """Split each array of the global batch into equal consecutive shards, one per replica."""
         num = self.strategy.num_replicas_in_sync
-        arrays = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
+        arrays = {k: np.asarray(v, np.int64 if k == 'seeds' else np.float32) for k, v in inputs.items()}
         if num == 1:
             return {k: tf.constant(v) for k, v in arrays.items()}
 
@@ -218,6 +224,12 @@ class Trainer:
     def update_gs(self, beta):
         with self.strategy.scope():
             self._gs_update_fn(tf.constant(beta, tf.float32))
+
+    def reset_optimizers(self):
+        """Forget Adam's moments and step counts (NVIDIA's reset_opt_for_new_lod when the resolution changes)."""
+        with self.strategy.scope():
+            for opt in (self.G_opt, self.D_opt):
+                opt.reset_optimizer_state()
 
     def checkpoint_variables(self):
         """Everything a resumed run needs besides the pickled networks: optimizer state and pl_mean."""
@@ -279,6 +291,7 @@ def training_loop(
         G_smoothing_kimg=10.0,          # Half-life of the running average of generator weights.
         minibatch_repeats=4,            # Minibatches per schedule update.
         lazy_regularization=True,       # Perform regularization as a separate training step?
+        reset_opt_for_new_lod=True,     # Reset optimizer internal state (e.g. Adam moments) when new layers are introduced?
         G_reg_interval=4,               # How often the generator regularization step runs.
         D_reg_interval=16,              # How often the discriminator regularization step runs.
         total_kimg=25000,               # Total length of the training, in thousands of real images.
@@ -300,12 +313,13 @@ def training_loop(
     strategy = make_strategy(num_gpus)
 
     # Dataset.
-    training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None, verbose=True, **dataset_args)
+    training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None, verbose=True,
+                                        **dict(dict(shuffle_seed=random_seed), **dataset_args))
     grid_size, grid_reals, grid_labels = misc.setup_snapshot_image_grid(training_set, **grid_args)
     misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path('reals.png'), drange=training_set.dynamic_range, grid_size=grid_size)
 
     # Networks.
-    loop_state = dict(cur_nimg=int(resume_kimg * 1000), cur_tick=-1, total_time=float(resume_time))
+    loop_state = dict(cur_nimg=int(resume_kimg * 1000), cur_tick=-1, total_time=float(resume_time), prev_lod=-1.0)
     with strategy.scope():
         if resume_pkl is not None:
             print('Loading networks from "%s"...' % resume_pkl)
@@ -322,6 +336,7 @@ def training_loop(
                       G_reg_interval, D_reg_interval)
     if resume_pkl is not None:
         loop_state = _restore_training_state(resume_pkl, trainer, rnd, loop_state)
+        training_set.position = loop_state.get('data_position', 0)
 
     grid_latents = np.random.RandomState(random_seed).randn(np.prod(grid_size), *G.input_shape[1:]).astype(np.float32)
     if loop_state['cur_tick'] < 0:
@@ -337,6 +352,7 @@ def training_loop(
     tick_start_time = time.time()
     maintenance_time = 0.0
     minibatch_counter = loop_state.get('minibatch_counter', 0)
+    prev_lod = loop_state.get('prev_lod', -1.0)
     stats_sum, stats_count = {}, 0
 
     while cur_nimg < total_kimg * 1000:
@@ -346,6 +362,9 @@ def training_loop(
         sched = training_schedule(cur_nimg, training_set, **sched_args)
         rounds = _rounds(sched, strategy.num_replicas_in_sync)
         training_set.configure(sched.minibatch_size, sched.lod)  # The loop fetches whole minibatches and splits them.
+        if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or np.ceil(sched.lod) != np.ceil(prev_lod)):
+            trainer.reset_optimizers()
+        prev_lod = sched.lod
         for net in (G, D):
             if 'lod' in net.vars:
                 net.set_var('lod', sched.lod)
@@ -398,8 +417,9 @@ def training_loop(
                 grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
                 misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes%06d.png' % (cur_nimg // 1000)), drange=drange_net, grid_size=grid_size)
             if network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done):
-                loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick, total_time=time.time() - start_time,
-                                  minibatch_counter=minibatch_counter, rng=rnd.bit_generator.state)
+                loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick, total_time=time.time() - start_time, prev_lod=prev_lod,
+                                  minibatch_counter=minibatch_counter, data_position=training_set.position,
+                                  rng=rnd.bit_generator.state)
                 save_snapshot(run_dir, cur_nimg // 1000, trainer, loop_state)
 
             tick_start_nimg = cur_nimg
@@ -453,7 +473,13 @@ def _rounds(sched, num_replicas):
 def _d_inputs(rnd, G, training_set, n, lod, mirror_augment, drange_net):
     reals, labels = training_set.get_minibatch_np(n, lod)
     reals = process_reals(reals, lod, mirror_augment, training_set.dynamic_range, drange_net, rnd)
-    return dict(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=labels, reals=reals)
+    return dict(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=labels, reals=reals, seeds=random_seeds(rnd, n))
+
+
+def random_seeds(rnd, n):
+    """Per-sample int64 seed pairs that travel with a batch; each replica and round keys its networks' random
+    numbers on the first of its share (tflib.reproducible_random)."""
+    return rnd.integers(1 << 62, size=[n, 2], dtype=np.int64)
 
 
 def process_reals(x, lod, mirror_augment, drange_data, drange_net, rnd):

@@ -54,6 +54,11 @@ class Optimizer:
             state[f'{self.name}/v{i}'] = v
         return state
 
+    def reset_optimizer_state(self) -> None:
+        """Zero Adam's moments and step count (shared with the optimizers made with share=self)."""
+        for var in self.moments1 + self.moments2 + [self.step]:
+            var.assign(tf.zeros_like(var))
+
     def accumulate(self, grads: List[tf.Tensor]) -> None:
         """Add one round's gradients (replica context); None gradients count as zeros."""
         for acc, grad in zip(self.accumulators, grads):

@@ -1,6 +1,8 @@
 """Small TensorFlow helpers used across the project (TF2 counterparts of NVIDIA's tfutil)."""
 
+import contextlib
 import os
+import threading
 from typing import Any, List, Union
 
 import numpy as np
@@ -114,3 +116,46 @@ def function(python_func, input_signature=None):
     func = tf.function(python_func, input_signature=input_signature, autograph=False)
     func._omit_frequent_tracing_warning = True  # pylint: disable=protected-access
     return func
+
+
+# ----------------------------------------------------------------------------
+# Random numbers that a training step can reproduce.
+
+_random_scopes = threading.local()  # Per thread: MirroredStrategy traces each replica in its own thread.
+
+
+@contextlib.contextmanager
+def reproducible_random(seed: TfExpressionEx):
+    """Within this scope (while a function is traced or run), random_normal and random_uniform use stateless
+    ops keyed on `seed` (int [2]) and the order of the calls: the same seed gives the same numbers in any
+    process, so that a resumed training run draws what the uninterrupted run would have drawn. Outside,
+    they are TensorFlow's ordinary stateful random ops."""
+    stack = _random_scopes.__dict__.setdefault('stack', [])
+    stack.append([tf.cast(seed, tf.int64), 0])
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def _next_stateless_seed():
+    """The seed of the next draw in the innermost reproducible_random scope, or None outside any."""
+    stack = getattr(_random_scopes, 'stack', None)
+    if not stack:
+        return None
+    stack[-1][1] += 1
+    return tf.random.experimental.stateless_fold_in(stack[-1][0], stack[-1][1])
+
+
+def random_normal(shape: Any, dtype: tf.DType = tf.float32) -> TfExpression:
+    seed = _next_stateless_seed()
+    if seed is None:
+        return tf.random.normal(shape, dtype=dtype)
+    return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
+
+
+def random_uniform(shape: Any, minval: TfExpressionEx = 0, maxval: TfExpressionEx = None, dtype: tf.DType = tf.float32) -> TfExpression:
+    seed = _next_stateless_seed()
+    if seed is None:
+        return tf.random.uniform(shape, minval, maxval, dtype=dtype)
+    return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval, dtype=dtype)
