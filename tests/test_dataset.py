@@ -122,6 +122,12 @@ def test_image_stream_is_reproducible_and_resumable(squares):
     mixed = stream_indices(dset, 2) + stream_indices(dset, 3, minibatch=4, lod=1) + stream_indices(dset, 1, lod=2)
     assert mixed == stream[:27] and dset.position == 27
 
+    # Without repeat, every level is a whole pass of its own, as in the original.
+    single = dataset.TFRecordDataset(squares[0], max_label_size='full', repeat=False, shuffle_mb=0)
+    for lod in (0, 1, 0):
+        images, labels = read_epoch(single, lod)
+        np.testing.assert_array_equal(images, box_levels(squares[1])[lod])
+
 
 def test_end_of_dataset_raises_out_of_range(squares):
     dset = dataset.TFRecordDataset(squares[0], repeat=False, shuffle_mb=0)

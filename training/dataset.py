@@ -13,9 +13,10 @@ Beyond the original: as_tf_dataset() (optional mirror augment and mapping to the
 and distribute(strategy, ...), which gives each replica its own part of every minibatch.
 
 The image order is reproducible: epoch e is shuffled with a seed made of shuffle_seed and e (and TensorFlow's
-global seed), and dset.position counts the images handed out. A new pipeline (another lod or minibatch size)
-continues the same stream at that position, and setting dset.position lets a resumed training run continue
-the exact stream it stopped in (skipping at most one epoch of records).
+global seed), and dset.position counts the images handed out. With repeat=True, a new pipeline (another lod or
+minibatch size) continues the same stream at that position, and setting dset.position lets a resumed training
+run continue the exact stream it stopped in (skipping at most one epoch of records). With repeat=False, each
+new pipeline makes a new single pass from the first image, as in the original.
 """
 
 import glob
@@ -164,12 +165,15 @@ class TFRecordDataset:
     @position.setter
     def position(self, images):
         self._position = int(images)
-        self._cur_minibatch = -1  # The next minibatch comes from a new pipeline, starting there.
+        if self._iterator is not None:  # The next minibatch comes from a new pipeline, starting there.
+            self._iterator = iter(self.as_tf_dataset(self._cur_minibatch, self._cur_lod, start=self._position))
 
     def configure(self, minibatch_size, lod=0):
         """Use this minibatch size and level of detail (floor(lod)) from now on; a new pipeline only on a change."""
         lod = int(np.floor(lod))
         if self._cur_minibatch != minibatch_size or self._cur_lod != lod:
+            if not self._repeat:
+                self._position = 0
             self._iterator = iter(self.as_tf_dataset(minibatch_size, lod, start=self._position))
             self._cur_minibatch = minibatch_size
             self._cur_lod = lod
