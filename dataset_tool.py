@@ -22,12 +22,12 @@ import sys
 import tempfile
 import time
 
+import dnnlib  # Before TensorFlow, to quiet its info lines.
 import numpy as np
 import PIL.Image
 import PIL.ImageDraw
 import tensorflow as tf
 
-import dnnlib
 from training import dataset
 
 # Threads that decode and encode images (at most two images in flight per thread).

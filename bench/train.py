@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_one(args):
     sys.path.insert(0, ROOT)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-    from training.training_loop import Trainer, make_strategy, split_cpu
+    from training.training_loop import Trainer, make_strategy, random_seeds, split_cpu
     split_cpu(args.replicas_one)
     import numpy as np
     import dnnlib.tflib as tflib
@@ -47,7 +47,8 @@ def run_one(args):
         if counter % 4 == 0:
             trainer.step('G', 'reg', trainer.g_inputs(rnd, _NoLabels(), n, 'reg'), rounds, 0.0016)
         trainer.update_gs(0.99)
-        d_in = dict(latents=rnd.standard_normal([n, 512]), labels=np.zeros([n, 0]), reals=rnd.standard_normal([n, 3] + shape))
+        d_in = dict(latents=rnd.standard_normal([n, 512]), labels=np.zeros([n, 0]), reals=rnd.standard_normal([n, 3] + shape),
+                    seeds=random_seeds(rnd, n))
         trainer.step('D', 'loss', d_in, rounds, 0.0019)
         if counter % 16 == 0:
             trainer.step('D', 'reg', d_in, rounds, 0.0019)
@@ -64,7 +65,7 @@ def run_one(args):
 
 class _NoLabels:
     @staticmethod
-    def get_random_labels_np(n):
+    def get_random_labels_np(n, rnd=None):
         import numpy as np
         return np.zeros([n, 0], np.float32)
 

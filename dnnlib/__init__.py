@@ -1,5 +1,11 @@
 """Support library shared by the networks, training and tools (NVIDIA's dnnlib layout)."""
 
+import os
+
+# As NVIDIA's init_tf does: TensorFlow's info lines off, its warnings and errors on. It has an effect only where
+# TensorFlow is imported after dnnlib, as the scripts do.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+
 from . import util
 from .util import EasyDict
 from . import submission

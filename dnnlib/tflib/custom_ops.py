@@ -29,7 +29,7 @@ import tensorflow as tf
 
 CACHE_ENV = 'STYLEGAN2_OPS_CACHE'
 OPS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ops')
-HEADERS = ('fused_bias_act.h', 'upfirdn_2d.h')
+HEADERS = ('sg2_common.h', 'fused_bias_act.h', 'upfirdn_2d.h')
 CC_SOURCES = ('fused_bias_act.cc', 'upfirdn_2d.cc')
 CU_SOURCES = ('fused_bias_act.cu', 'upfirdn_2d.cu')
 BUILD_TAG = 'sg2ops-v1'       # Part of the cache key: change it when the build changes in ways the key cannot see.

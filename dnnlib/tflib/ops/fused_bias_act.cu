@@ -9,11 +9,6 @@
 namespace sg2 {
 namespace {
 
-__device__ __forceinline__ float load(const float* p, long long i) { return p[i]; }
-__device__ __forceinline__ float load(const __half* p, long long i) { return __half2float(p[i]); }
-__device__ __forceinline__ void store(float* p, long long i, float v) { p[i] = v; }
-__device__ __forceinline__ void store(__half* p, long long i, float v) { p[i] = __float2half(v); }
-
 // One thread per element, looping with the grid's stride over tensors larger than the grid.
 template <class T, int A, int G>
 __global__ void fused_bias_act_kernel(FusedBiasActArgs a) {

@@ -12,11 +12,7 @@
 
 #include <math.h>
 
-#if defined(__CUDACC__)
-#define SG2_FUNC __host__ __device__ __forceinline__
-#else
-#define SG2_FUNC inline
-#endif
+#include "sg2_common.h"
 
 namespace sg2 {
 

@@ -9,11 +9,6 @@
 namespace sg2 {
 namespace {
 
-__device__ __forceinline__ float load(const float* p, long long i) { return p[i]; }
-__device__ __forceinline__ float load(const __half* p, long long i) { return __half2float(p[i]); }
-__device__ __forceinline__ void store(float* p, long long i, float v) { p[i] = v; }
-__device__ __forceinline__ void store(__half* p, long long i, float v) { p[i] = __float2half(v); }
-
 // One thread per output element; `minor` varies fastest across threads, so that reads and writes of
 // NHWC images coalesce (for [N*C, H, W, 1] images, x varies fastest instead).
 template <class T>

@@ -10,11 +10,7 @@
 // The 2D op applies this along y and x; the kernel is separable or not, the math is the same.
 #pragma once
 
-#if defined(__CUDACC__)
-#define SG2_FUNC __host__ __device__ __forceinline__
-#else
-#define SG2_FUNC inline
-#endif
+#include "sg2_common.h"
 
 namespace sg2 {
 
