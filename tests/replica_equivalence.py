@@ -17,10 +17,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import dnnlib.tflib as tflib  # noqa: E402
-from training.training_loop import Trainer, split_cpu  # noqa: E402
+from training.training_loop import Trainer, random_seeds, split_cpu  # noqa: E402
 
+# Noise inputs and style mixing on: with per-sample seeds, round r of the single replica and replica r draw the
+# same random numbers (tflib.reproducible_random keys them on the first seed of their share).
 NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, latent_size=8, dlatent_size=8,
-           mapping_fmaps=8, mapping_layers=2, style_mixing_prob=None, randomize_noise=False)
+           mapping_fmaps=8, mapping_layers=2, style_mixing_prob=0.9, randomize_noise=True)
 D_NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, mbstd_group_size=2)
 OPT = dict(beta1=0.0, beta2=0.99, epsilon=1e-8, learning_rate=0.002)
 
@@ -47,10 +49,11 @@ def main(mode, out_path):
     initial = {k: v.numpy() for k, v in G.trainables.items()}
     trainer = Trainer(strategy, G, D, Gs, OPT, OPT, dict(func_name='training.loss.G_logistic_ns'),
                       dict(func_name='training.loss.D_logistic_r1', gamma=10.0), True, 4, 16)
-    rnd = np.random.RandomState(0)
+    rnd = np.random.default_rng(0)
     for step in range(3):
-        g_in = dict(latents=rnd.randn(8, 8), labels=np.zeros([8, 0]))
-        d_in = dict(latents=rnd.randn(8, 8), labels=np.zeros([8, 0]), reals=rnd.randn(8, 3, 8, 8))
+        g_in = dict(latents=rnd.standard_normal([8, 8]), labels=np.zeros([8, 0]), seeds=random_seeds(rnd, 8))
+        d_in = dict(latents=rnd.standard_normal([8, 8]), labels=np.zeros([8, 0]), reals=rnd.standard_normal([8, 3, 8, 8]),
+                    seeds=random_seeds(rnd, 8))
         trainer.step('G', 'loss', g_in, rounds, 0.002)
         trainer.update_gs(0.9)
         trainer.step('D', 'loss', d_in, rounds, 0.002)
