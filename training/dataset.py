@@ -165,24 +165,25 @@ class TFRecordDataset:
     @position.setter
     def position(self, images):
         self._position = int(images)
-        if self._iterator is not None:  # The next minibatch comes from a new pipeline, starting there.
-            self._iterator = iter(self.as_tf_dataset(self._cur_minibatch, self._cur_lod, start=self._position))
+        self._iterator = None  # The next minibatch comes from a new pipeline, starting there.
 
     def configure(self, minibatch_size, lod=0):
         """Use this minibatch size and level of detail (floor(lod)) from now on; a new pipeline only on a change."""
-        lod = int(np.floor(lod))
+        lod = self._check_level(minibatch_size, lod)
         if self._cur_minibatch != minibatch_size or self._cur_lod != lod:
             if not self._repeat:
                 self._position = 0
-            self._iterator = iter(self.as_tf_dataset(minibatch_size, lod, start=self._position))
+            self._iterator = None  # Made by the next get_minibatch_tf(), so that a position set later costs nothing.
             self._cur_minibatch = minibatch_size
             self._cur_lod = lod
 
     def get_minibatch_tf(self):
         """Next (images uint8 [N, C, H, W], labels [N, label_size]) as tensors. Raises tf.errors.OutOfRangeError at
         the end of a dataset made with repeat=False, like the original."""
-        if self._iterator is None:
+        if self._cur_minibatch < 0:
             raise RuntimeError('Call configure(minibatch_size, lod) or get_minibatch_np() first.')
+        if self._iterator is None:
+            self._iterator = iter(self.as_tf_dataset(self._cur_minibatch, self._cur_lod, start=self._position))
         try:
             images, labels = next(self._iterator)
         except StopIteration:
@@ -212,6 +213,15 @@ class TFRecordDataset:
     def close(self):
         self._iterator = None
 
+    def _check_level(self, minibatch_size, lod):
+        """floor(lod), once minibatch_size and lod are known to be usable."""
+        lod = int(np.floor(lod))
+        if minibatch_size < 1:
+            raise ValueError(f'minibatch_size must be >= 1, got {minibatch_size}.')
+        if lod not in self._lod_files:
+            raise ValueError(f'{self.tfrecord_dir}: no data for lod {lod}; available: {sorted(self._lod_files)}.')
+        return lod
+
     # ------------------------------------------------------------------------------------------------
     # tf.data pipelines.
 
@@ -223,11 +233,7 @@ class TFRecordDataset:
         count-th image starting at index (before shuffling), so that input pipelines see disjoint images.
         start: the first image of the stream to hand out (a position, see the module's doc).
         """
-        lod = int(np.floor(lod))
-        if minibatch_size < 1:
-            raise ValueError(f'minibatch_size must be >= 1, got {minibatch_size}.')
-        if lod not in self._lod_files:
-            raise ValueError(f'{self.tfrecord_dir}: no data for lod {lod}; available: {sorted(self._lod_files)}.')
+        lod = self._check_level(minibatch_size, lod)
         path, shape = self._lod_files[lod]
         record_bytes = int(np.prod(shape)) * np.dtype(self.dtype).itemsize
 

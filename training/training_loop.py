@@ -314,7 +314,7 @@ def training_loop(
 
     # Dataset.
     training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None, verbose=True,
-                                        **dict(dict(shuffle_seed=random_seed), **dataset_args))
+                                        **{'shuffle_seed': random_seed, **dataset_args})
     grid_size, grid_reals, grid_labels = misc.setup_snapshot_image_grid(training_set, **grid_args)
     misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path('reals.png'), drange=training_set.dynamic_range, grid_size=grid_size)
 
