@@ -381,12 +381,10 @@ def compare(tfrecord_dir_a, tfrecord_dir_b, ignore_labels):
 def info(tfrecord_dir):
     """Print resolution, channels, image count, label size and the files with their sizes."""
     dset = dataset.TFRecordDataset(tfrecord_dir, max_label_size='full', repeat=False, shuffle_mb=0)
-    smallest = min(glob.glob(os.path.join(tfrecord_dir, '*.tfrecords')), key=os.path.getsize)  # The 4x4 level.
-    count = int(tf.data.TFRecordDataset(smallest).reduce(np.int64(0), lambda n, _: n + 1))
     print(f'Dataset:     {tfrecord_dir}')
     print(f'Resolution:  {dset.resolution}x{dset.resolution}')
     print(f'Channels:    {dset.shape[0]}')
-    print(f'Images:      {count}')
+    print(f'Images:      {dset.num_images}')
     print(f'Label size:  {dset.label_size}' + (f' ({os.path.basename(dset.label_file)})' if dset.label_file else ''))
     files = sorted(glob.glob(os.path.join(tfrecord_dir, '*.tfrecords')) + glob.glob(os.path.join(tfrecord_dir, '*.labels')))
     for path in files:

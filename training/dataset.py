@@ -138,7 +138,7 @@ class TFRecordDataset:
         # The 4x4 file is the cheapest to count.
         num_records = int(tf.data.TFRecordDataset(self._lod_files[self.resolution_log2 - 2][0]).reduce(
             np.int64(0), lambda count, _: count + 1))
-        self._num_images = num_records if max_images is None else min(num_records, max_images)
+        self.num_images = num_records if max_images is None else min(num_records, max_images)  # Images per epoch.
         if self.label_file is not None and max_label_size != 0:
             self._np_labels = np.load(self.label_file)
             if self._np_labels.ndim != 2:
@@ -245,7 +245,7 @@ class TFRecordDataset:
         else:
             labels = tf.data.Dataset.from_tensors(np.zeros([0], self.label_dtype)).repeat()
         pairs = tf.data.Dataset.zip((records, labels))
-        epoch_size = self._num_images
+        epoch_size = self.num_images
         if shard is not None:
             pairs = pairs.shard(*shard)
             epoch_size = len(range(shard[1], epoch_size, shard[0]))
