@@ -4,12 +4,17 @@ import io
 import os
 import pickle
 import pickletools
+import struct
+import sys
+import types
+import warnings
 
 import numpy as np
 import pytest
 
 import dnnlib
 import dnnlib.tflib as tflib
+from dnnlib.tflib import network_pickle
 from training import misc
 from training import networks_stylegan2 as nets
 from small_networks import SMALL_G, make_networks
@@ -45,7 +50,7 @@ def test_pickle_has_nvidia_state_layout(tmp_path):
     for stub, name, func in ((g, 'G', 'G_main'), (d, 'D', 'D_stylegan2'), (gs, 'Gs', 'G_main')):
         assert set(stub.state) == keys
         assert stub.state['version'] == 4 and stub.state['name'] == name and stub.state['build_func_name'] == func
-        assert 'def G_synthesis_stylegan2(' in stub.state['build_module_src']
+        assert 'from training.networks_stylegan2 import *' in stub.state['build_module_src']
     assert g.state['static_kwargs'] == SMALL_G
     assert list(g.state['components']) == ['synthesis', 'mapping']
     syn = g.state['components']['synthesis'].state
@@ -59,6 +64,21 @@ def test_pickle_has_nvidia_state_layout(tmp_path):
     assert syn_vars['16x16/Conv0_up/weight'].shape == (3, 3, 16, 8) and syn_vars['16x16/Conv0_up/weight'].dtype == np.float32
     assert syn_vars['4x4/Conv/noise_strength'].shape == () and float(syn_vars['4x4/Conv/noise_strength']) == pytest.approx(0.3)
     np.testing.assert_array_equal(syn_vars['8x8/Conv1/weight'], G.get_var('G_synthesis/8x8/Conv1/weight'))
+
+
+def test_stored_module_source_gives_nvidia_loader_the_build_functions(tmp_path, monkeypatch):
+    """NVIDIA's TF1 loader executes build_module_src in a fresh module and looks up build_func_name there: our
+    source must hand it the functions of NVIDIA's training.networks_stylegan2 (a stand-in module here)."""
+    G, D, _ = make_networks()
+    nvidia = types.ModuleType('training.networks_stylegan2')
+    for name in ('G_main', 'G_mapping', 'G_synthesis_stylegan2', 'D_stylegan2', 'nf_func'):
+        setattr(nvidia, name, object())
+    monkeypatch.setitem(sys.modules, 'training.networks_stylegan2', nvidia)
+    for net in (G, G.components.synthesis, G.components.mapping, D):
+        state = net.__getstate__()
+        module = types.ModuleType('_tflib_network_import')
+        exec(state['build_module_src'], module.__dict__)  # pylint: disable=exec-used
+        assert getattr(module, state['build_func_name']) is getattr(nvidia, state['build_func_name'])
 
 
 def test_save_load_round_trip_gives_same_outputs(tmp_path):
@@ -126,6 +146,9 @@ def test_build_module_src_is_never_executed(tmp_path):
 @pytest.mark.parametrize('mutate,message', [
     (lambda s: s.update(build_func_name='os.system'), "unknown build function 'os.system'"),
     (lambda s: s.update(build_func_name='G_nonexistent'), "unknown build function 'G_nonexistent'"),
+    # Public functions of the networks module that are not network build functions.
+    (lambda s: s.update(build_func_name='nf_func'), "unknown build function 'nf_func'"),
+    (lambda s: s.update(build_func_name='modulated_conv2d_layer'), "unknown build function 'modulated_conv2d_layer'"),
     (lambda s: s.update(version=9), 'unsupported pickle state version 9'),
     (lambda s: s['variables'].pop(), "Missing in the pickle: \\['Output/bias'\\]"),
     (lambda s: s['variables'].append(('Extra/weight', np.zeros(3, np.float32))), "not in the network: \\['Extra/weight'\\]"),
@@ -154,3 +177,111 @@ def test_networks_vars_work_as_dict_keys_like_tf1():
     tflib.set_vars(values)
     assert [float(v.numpy().mean()) for v in noise_vars] == list(range(len(noise_vars)))
     assert isinstance(dnnlib.EasyDict(a=1).a, int)
+
+
+# ----------------------------------------------------------------------------
+# Every way numpy writes arrays into a pickle: protocols 2-5, numpy 1.x and 2.x module names.
+
+class _NumpySpellingPickler(pickle._Pickler):  # pylint: disable=protected-access
+    """Pure-Python pickler that names numpy's reconstructors under numpy 1.x's `numpy.core` or numpy 2's
+    `numpy._core`, whichever numpy is installed, as the numpy that wrote a user's file would have."""
+
+    dispatch = dict(pickle._Pickler.dispatch)  # pylint: disable=protected-access
+    dispatch[types.FunctionType] = lambda self, obj: self.save_global(obj)  # The base class bypasses overrides.
+
+    def __init__(self, file, protocol, core):
+        super().__init__(file, protocol=protocol)
+        self.core = core
+
+    def save_global(self, obj, name=None):
+        module = getattr(obj, '__module__', '') or ''
+        if not module.startswith(('numpy.core.', 'numpy._core.')) or obj is np.ndarray:
+            return super().save_global(obj, name)
+        module = self.core + '.' + module.split('.', 2)[2]
+        if self.proto >= 4:
+            self.save(module)
+            self.save(obj.__name__)
+            self.write(pickle.STACK_GLOBAL)
+        else:
+            self.write(pickle.GLOBAL + f'{module}\n{obj.__name__}\n'.encode())
+        self.memoize(obj)
+
+
+def _dump(obj, protocol, core):
+    buf = io.BytesIO()
+    _NumpySpellingPickler(buf, protocol, core).dump(obj)
+    return buf.getvalue()
+
+
+def _globals_named(data):
+    """(module, name) of every global a pickle references, as Python's own unpickler asks for them."""
+    found = set()
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module, name):
+            found.add((module, name))
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', DeprecationWarning)  # numpy 2 on numpy.core names.
+                return super().find_class(module, name)
+    Recorder(io.BytesIO(data), encoding='latin1').load()
+    return found
+
+
+ARRAYS = {
+    'c_order': np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 7,
+    'fortran_order': np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4) - 5.5),
+    'zero_d': np.array(0.3, np.float32),
+    'scalar': np.float32(-2.25),
+    'strided': (np.arange(20, dtype=np.float64).reshape(4, 5) ** 2)[:, ::2],
+    'int64': np.array([[1, -2], [3, 1 << 40]], np.int64),
+    'empty': np.zeros([0, 3], np.float32),
+}
+
+
+@pytest.mark.parametrize('protocol', [2, 3, 4, 5])
+@pytest.mark.parametrize('core', ['numpy.core', 'numpy._core'])
+def test_arrays_load_from_every_protocol_and_numpy_spelling(protocol, core):
+    data = _dump(ARRAYS, protocol, core)
+    names = _globals_named(data)
+    assert not any(module.startswith('numpy.core' if core == 'numpy._core' else 'numpy._core') for module, _ in names)
+    if protocol == 5:
+        assert (core + '.numeric', '_frombuffer') in names  # How protocol 5 stores contiguous arrays.
+    assert (core + '.multiarray', '_reconstruct' if protocol < 5 else 'scalar') in names
+    loaded = network_pickle.load_states(io.BytesIO(data))
+    assert sorted(loaded) == sorted(ARRAYS)
+    for key, expected in ARRAYS.items():
+        got = loaded[key]
+        assert type(got) is type(expected) and got.dtype == expected.dtype and got.shape == expected.shape, key
+        np.testing.assert_array_equal(got, expected, err_msg=key)
+    assert loaded['fortran_order'].flags['F_CONTIGUOUS']
+
+
+@pytest.mark.parametrize('protocol', [2, 4, 5])
+@pytest.mark.parametrize('core', ['numpy.core', 'numpy._core'])
+def test_network_pickles_load_from_every_protocol_and_numpy_spelling(protocol, core):
+    G, D, Gs = make_networks()
+    data = _dump((G, D, Gs), protocol, core)
+    for original, loaded in zip((G, D, Gs), misc.load_pkl(io.BytesIO(data))):
+        assert list(loaded.vars) == list(original.vars)
+        for name, var in original.vars.items():
+            np.testing.assert_array_equal(loaded.get_var(name), var.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize('protocol', [2, 4, 5])
+def test_object_arrays_are_refused(protocol):
+    for obj in (np.array([1, 'a', None], dtype=object), np.zeros(2, dtype=[('a', 'f4'), ('b', 'O')])):
+        with pytest.raises(pickle.UnpicklingError, match='dtype'):
+            network_pickle.load_states(io.BytesIO(pickle.dumps({'x': obj}, protocol=protocol)))
+
+
+def test_hostile_structures_give_the_not_a_pickle_error():
+    nested = b'\x80\x04' + b']' * 300000 + b'a' * 299999 + b'.'  # A list nested 300000 deep: RecursionError.
+    huge = b'\x80\x04\x8e' + struct.pack('<Q', 1 << 60) + b'.'  # Bytes of 2**60 announced: MemoryError.
+    for data in (nested, huge):
+        with pytest.raises(pickle.UnpicklingError, match='Not a readable network pickle'):
+            misc.load_pkl(io.BytesIO(data))
+    # numpy's reconstructor asked to build something other than an ndarray (here a dtype) is refused.
+    evil = (b'\x80\x04\x8c\x15numpy.core.multiarray\x94\x8c\x0c_reconstruct\x94\x93\x94\x8c\x05numpy\x94\x8c\x05dtype'
+            b'\x94\x93\x94K\x00\x85\x94C\x01b\x94\x87\x94R\x94.')
+    with pytest.raises(pickle.UnpicklingError, match='only plain numpy arrays'):
+        network_pickle.load_states(io.BytesIO(evil))

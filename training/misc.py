@@ -1,7 +1,6 @@
 """Network pickles (load_pkl / save_pkl) and small helpers shared by the scripts."""
 
 import os
-import re
 import tempfile
 from typing import Any, Callable
 
@@ -13,12 +12,11 @@ from dnnlib.tflib import network_pickle
 from dnnlib.tflib.network import Network
 from training import networks_stylegan2
 
-# Which of our modules rebuilds a pickled network: recognized by a function its stored source defines
-# (the source is only searched as text, never executed).
+# Which of our modules rebuilds a pickled network, recognized by text in its stored source (searched, never
+# executed): NVIDIA's own module defines these functions, and ours store an import of NVIDIA's module.
 _BUILD_MODULES = [
-    ('def G_synthesis_stylegan2(', networks_stylegan2),
-    ('def D_stylegan2(', networks_stylegan2),
-    ('def G_main(', networks_stylegan2),
+    (('def G_synthesis_stylegan2(', 'def D_stylegan2(', 'def G_main(', 'from training.networks_stylegan2 import'),
+     networks_stylegan2),
 ]
 _NOT_YET_SUPPORTED = [
     ('def G_style(', 'a StyleGAN (v1) network'),
@@ -38,12 +36,11 @@ def resolve_build_func(state: dict) -> Callable:
     for marker, what in _NOT_YET_SUPPORTED:
         if marker in src:
             raise ValueError(f'Network "{state.get("name")}" ({name}) is {what}; this version reads StyleGAN2 pickles only.')
-    candidates = [module for marker, module in _BUILD_MODULES if marker in src] or [networks_stylegan2]
-    func = getattr(candidates[0], name, None) if isinstance(name, str) and re.fullmatch(r'\w+', name) else None
-    if not callable(func) or name.startswith('_'):
+    module = next((module for markers, module in _BUILD_MODULES if any(m in src for m in markers)), networks_stylegan2)
+    if name not in module.BUILD_FUNCTIONS:
         raise ValueError(f'Network "{state.get("name")}": unknown build function {name!r}; '
-                         f'known: G_main, G_mapping, G_synthesis_stylegan2, G_synthesis_stylegan_revised, D_stylegan2, D_stylegan.')
-    return func
+                         f'known: {", ".join(module.BUILD_FUNCTIONS)}.')
+    return getattr(module, name)
 
 
 def network_from_state(obj: network_pickle.NetworkState) -> Network:
@@ -61,7 +58,11 @@ def load_pkl(file_or_url: Any) -> Any:
     if isinstance(file_or_url, (str, os.PathLike)):
         with dnnlib.util.open_url(str(file_or_url)) as file:
             return load_pkl(file)
-    return network_pickle.map_states(network_pickle.load_states(file_or_url), network_from_state)
+    states = network_pickle.load_states(file_or_url)
+    try:
+        return network_pickle.map_states(states, network_from_state)
+    except RecursionError as err:  # Structures nested deeper than any network pickle's.
+        raise network_pickle.pickle.UnpicklingError('Not a readable network pickle: RecursionError while reading it.') from err
 
 
 def save_pkl(obj: Any, filename: str) -> None:

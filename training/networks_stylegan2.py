@@ -16,6 +16,17 @@ from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d, upsample_con
 
 # Build functions take every parameter as a keyword argument and import nothing application-specific.
 
+# The build functions a pickle may name (anything else in this module is a helper).
+BUILD_FUNCTIONS = ('G_main', 'G_mapping', 'G_synthesis_stylegan2', 'G_synthesis_stylegan_revised', 'D_stylegan2', 'D_stylegan')
+
+# What our pickles store as the source of this module (`build_module_src`). NVIDIA's TF1 loader executes it and
+# looks the build function up in the result; NVIDIA's training/networks_stylegan2.py, which exists wherever that
+# loader runs, defines the same functions with the same arguments and variables. Our own loader never executes it.
+PICKLE_MODULE_SRC = (
+    '# Network pickled by the TensorFlow 2 port of StyleGAN2: its build functions are those of\n'
+    '# training/networks_stylegan2.py, with the same arguments and variables.\n'
+    'from training.networks_stylegan2 import *\n')
+
 # ----------------------------------------------------------------------------
 # Layers. `fmt` is the data format the activations are in.
 

@@ -126,8 +126,14 @@ def init_zeros() -> Callable:
 
 
 def _build_module_source(build_func: Callable) -> str:
-    """Source text of the module defining the build function (stored in pickles, never executed)."""
+    """What a pickle stores as the source of the build function's module (`build_module_src`, never executed here).
+
+    NVIDIA's TF1 loader executes this text. A module of ours that defines NVIDIA's build functions says what to
+    store in PICKLE_MODULE_SRC (an import of NVIDIA's module of the same name); any other module stores its source.
+    """
     module = sys.modules.get(build_func.__module__)
+    if isinstance(getattr(module, 'PICKLE_MODULE_SRC', None), str):
+        return module.PICKLE_MODULE_SRC
     try:
         return inspect.getsource(module)
     except (OSError, TypeError):

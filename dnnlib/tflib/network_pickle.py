@@ -44,19 +44,54 @@ def _numpy_core(name: str) -> Any:
     return getattr(core.multiarray, name)
 
 
-# Classes and functions a network pickle may name; anything else is refused before it is imported.
+def _plain_dtype(dtype: Any) -> np.dtype:
+    """The dtype, if it is a numpy dtype that holds no Python objects (object arrays unpickle arbitrary objects)."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject:
+        raise pickle.UnpicklingError(f'Refusing to load an array of dtype {dtype!r}: network pickles hold numeric arrays only.')
+    return dtype
+
+
+def _safe_dtype(*args) -> np.dtype:
+    return _plain_dtype(np.dtype(*args))
+
+
+def _safe_reconstruct(subtype: Any, shape: Any, dtype_char: Any) -> np.ndarray:
+    """numpy's array reconstructor (protocols 2-4); its data and dtype come in afterwards through __setstate__."""
+    if subtype is not np.ndarray:
+        raise pickle.UnpicklingError(f'Refusing to reconstruct {subtype!r}: only plain numpy arrays are allowed.')
+    return _numpy_core('_reconstruct')(subtype, shape, dtype_char)
+
+
+def _safe_scalar(dtype: Any, *data) -> Any:
+    """A numpy scalar (e.g. a float32 stored outside an array)."""
+    return _numpy_core('scalar')(_plain_dtype(dtype), *data)
+
+
+def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
+    """An array from raw bytes: how numpy pickles contiguous arrays with protocol 5 (numpy.core.numeric._frombuffer)."""
+    if not isinstance(buf, (bytes, bytearray, pickle.PickleBuffer)) or order not in ('C', 'F') or \
+            not isinstance(shape, tuple) or not all(isinstance(dim, int) and dim >= 0 for dim in shape):
+        raise pickle.UnpicklingError('Malformed numpy array in the pickle.')
+    return np.frombuffer(buf, dtype=_plain_dtype(dtype)).reshape(shape, order=order)
+
+
+# Classes and functions a network pickle may name; anything else is refused before it is imported. numpy writes
+# arrays through _reconstruct (+ __setstate__) with protocols 2-4 and non-contiguous arrays, through _frombuffer with
+# protocol 5, and scalars through scalar; under the module names of numpy 1.x (numpy.core) or numpy 2 (numpy._core).
 _SAFE_GLOBALS = {
-    ('numpy', 'ndarray'): lambda: np.ndarray,
-    ('numpy', 'dtype'): lambda: np.dtype,
-    ('numpy.core.multiarray', '_reconstruct'): lambda: _numpy_core('_reconstruct'),
-    ('numpy._core.multiarray', '_reconstruct'): lambda: _numpy_core('_reconstruct'),
-    ('numpy.core.multiarray', 'scalar'): lambda: _numpy_core('scalar'),
-    ('numpy._core.multiarray', 'scalar'): lambda: _numpy_core('scalar'),
-    ('_codecs', 'encode'): lambda: __import__('codecs').encode,  # Bytes in protocol-2 pickles.
-    ('collections', 'OrderedDict'): lambda: __import__('collections').OrderedDict,
-    ('dnnlib.util', 'EasyDict'): lambda: util.EasyDict,
-    ('dnnlib', 'EasyDict'): lambda: util.EasyDict,
+    ('numpy', 'ndarray'): np.ndarray,
+    ('numpy', 'dtype'): _safe_dtype,
+    ('_codecs', 'encode'): __import__('codecs').encode,  # Bytes in protocol-2 pickles,
+    ('__builtin__', 'bytes'): bytes,  # and empty bytes (the data of an empty array) in protocols 2
+    ('builtins', 'bytes'): bytes,  # and 3.
+    ('collections', 'OrderedDict'): __import__('collections').OrderedDict,
+    ('dnnlib.util', 'EasyDict'): util.EasyDict,
+    ('dnnlib', 'EasyDict'): util.EasyDict,
 }
+for _core in ('numpy.core', 'numpy._core'):
+    _SAFE_GLOBALS[(_core + '.multiarray', '_reconstruct')] = _safe_reconstruct
+    _SAFE_GLOBALS[(_core + '.multiarray', 'scalar')] = _safe_scalar
+    _SAFE_GLOBALS[(_core + '.numeric', '_frombuffer')] = _safe_frombuffer
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -66,7 +101,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         if (module, name) in NETWORK_CLASSES:
             return _network_state_factory(f'{module}.{name}')
         if (module, name) in _SAFE_GLOBALS:
-            return _SAFE_GLOBALS[(module, name)]()
+            return _SAFE_GLOBALS[(module, name)]
         raise pickle.UnpicklingError(
             f'Refusing to load "{module}.{name}" from the pickle: a network pickle holds only networks and '
             f'numpy arrays, and anything else could run code. The file is not a network pickle, or has been tampered with.')
@@ -76,8 +111,10 @@ def load_states(file: BinaryIO) -> Any:
     """Unpickle a file, with every network as a NetworkState."""
     try:
         return RestrictedUnpickler(file, encoding='latin1').load()
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError) as err:
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
         raise pickle.UnpicklingError(f'Not a readable network pickle: {err}') from err
+    except (RecursionError, MemoryError) as err:  # A hostile file can nest or size things to exhaust the reader.
+        raise pickle.UnpicklingError(f'Not a readable network pickle: {type(err).__name__} while reading it.') from err
 
 
 def map_states(obj: Any, convert: Callable[[NetworkState], Any]) -> Any:
