@@ -11,6 +11,7 @@ import glob
 import os
 import re
 import sys
+import tempfile
 
 import dnnlib
 from dnnlib import EasyDict
@@ -203,9 +204,21 @@ def main(argv=None):
         sys.exit(1)
 
     # Logical CPU devices for --num-gpus on a machine without GPUs: must happen before TensorFlow starts.
-    from training.training_loop import split_cpu
+    from training.training_loop import is_chief_worker, split_cpu
     split_cpu(args.num_gpus)
-    dnnlib.submit_run(**kwargs)
+    try:
+        chief = is_chief_worker()
+    except ValueError as err:
+        print(f'Error: {err}')
+        sys.exit(1)
+    if chief:
+        dnnlib.submit_run(**kwargs)
+        return
+    # The other workers of a multi-worker run write nothing under --result-dir: their log and the checkpoints that
+    # TensorFlow has every worker write go to a temporary run dir, removed at the end.
+    with tempfile.TemporaryDirectory(prefix='stylegan2-worker-') as tmp:
+        kwargs.submit_config.run_dir_root = tmp
+        dnnlib.submit_run(**kwargs)
 
 
 if __name__ == '__main__':

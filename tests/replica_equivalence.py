@@ -1,9 +1,8 @@
 """Run by test_distributed.py in fresh processes: the same training steps from the same weights and global
-batches on one replica (2 accumulation rounds), on 2 MirroredStrategy replicas (two logical CPU devices),
-or as one of 2 MultiWorkerMirroredStrategy workers (TF_CONFIG set by the caller). Saves the trained
-weights to an .npz file.
+batches on one replica (2 accumulation rounds) or on 2 MirroredStrategy replicas (two logical CPU devices).
+Saves the trained weights to an .npz file.
 
-Usage: python replica_equivalence.py single|mirrored|worker OUT.npz
+Usage: python replica_equivalence.py single|mirrored OUT.npz
 """
 
 import os
@@ -31,8 +30,6 @@ def main(mode, out_path):
     if mode == 'mirrored':
         split_cpu(2)
         strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices('CPU')][:2])
-    elif mode == 'worker':
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
         strategy = tf.distribute.get_strategy()
     rounds = 2 if mode == 'single' else 1  # 8 images: 2 rounds of 4, or 1 round of 2 replicas x 4.

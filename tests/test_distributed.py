@@ -1,5 +1,6 @@
-"""Training on 2 MirroredStrategy replicas, and on 2 MultiWorkerMirroredStrategy workers on localhost,
-equals training on 1 replica (same steps, same weights, same global batches)."""
+"""Training on 2 MirroredStrategy replicas equals training on 1 replica (same steps, same weights, same global
+batches); train.py on 2 MultiWorkerMirroredStrategy workers on localhost equals train.py on 2 mirrored replicas,
+with one run dir, written by the chief."""
 
 import json
 import os
@@ -9,7 +10,11 @@ import sys
 
 import numpy as np
 
+from tfrecords_for_tests import color_squares, write_dataset
+from training import misc
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
 SCRIPT = os.path.join(HERE, 'replica_equivalence.py')
 # float32 sums in a different order (all-reduce vs accumulation) may differ in the last bits.
 TOLERANCE = 1e-5
@@ -42,23 +47,71 @@ def free_ports(n):
     return ports
 
 
-def test_mirrored_and_multiworker_match_one_replica(tmp_path):
+def test_two_mirrored_replicas_match_one_replica(tmp_path):
     single, mirrored = tmp_path / 'single.npz', tmp_path / 'mirrored.npz'
     finish(run('single', single))
     finish(run('mirrored', mirrored))
-
-    workers = ['127.0.0.1:%d' % port for port in free_ports(2)]
-    procs = []
-    for index in range(2):
-        tf_config = json.dumps({'cluster': {'worker': workers}, 'task': {'type': 'worker', 'index': index}})
-        procs.append(run('worker', tmp_path / f'worker{index}.npz', env={'TF_CONFIG': tf_config}))
-    for proc in procs:
-        finish(proc)
-
-    assert int(np.load(single)['replicas']) == 1
-    assert int(np.load(mirrored)['replicas']) == 2 and int(np.load(tmp_path / 'worker0.npz')['replicas']) == 2
-    # Training moved the weights away from their (seeded) start, and every run moved them alike.
+    assert int(np.load(single)['replicas']) == 1 and int(np.load(mirrored)['replicas']) == 2
+    # Training moved the weights away from their (seeded) start, and both runs moved them alike.
     assert float(np.load(single)['moved']) > 1e-4
     assert compare(single, mirrored) < TOLERANCE
-    assert compare(single, tmp_path / 'worker0.npz') < TOLERANCE
-    assert compare(tmp_path / 'worker0.npz', tmp_path / 'worker1.npz') < TOLERANCE
+
+
+def train_py(args, env=None):
+    return subprocess.Popen([sys.executable, os.path.join(REPO, 'train.py')] + args, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', **(env or {})))
+
+
+def run_two_workers(args, tmp_dir):
+    """train.py as both workers of a MultiWorkerMirroredStrategy cluster on localhost; their stdout."""
+    workers = ['127.0.0.1:%d' % port for port in free_ports(2)]
+    procs = [train_py(args, env={'TMPDIR': str(tmp_dir), 'TF_CONFIG': json.dumps(
+        {'cluster': {'worker': workers}, 'task': {'type': 'worker', 'index': index}})}) for index in range(2)]
+    outs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+        outs.append(out)
+    return outs
+
+
+def assert_same_networks(pkl_a, pkl_b):
+    for net_a, net_b in zip(misc.load_pkl(pkl_a), misc.load_pkl(pkl_b)):
+        assert list(net_a.vars) == list(net_b.vars)
+        for name, var in net_a.vars.items():
+            value = var.numpy()
+            assert np.abs(net_b.get_var(name) - value).max() <= TOLERANCE * (np.abs(value).max() + 1e-6), f'{net_a.name}/{name}'
+
+
+def test_train_py_on_two_workers_writes_one_run_dir_equal_to_two_mirrored_replicas(tmp_path):
+    data_dir = tmp_path / 'datasets'
+    write_dataset(str(data_dir / 'tiny'), color_squares(32, 8))
+    # config-e: noise inputs, style mixing, path length and R1 regularization; plus mirroring.
+    args = ['--data-dir', str(data_dir), '--dataset', 'tiny', '--config', 'config-e', '--total-kimg', '1',
+            '--minibatch', '32', '--minibatch-gpu', '16', '--fmap-base', '32', '--fmap-max', '8', '--snapshot-ticks', '1',
+            '--metrics', 'none', '--mirror-augment', 'true', '--seed', '5']
+    mirrored = train_py(['--result-dir', str(tmp_path / 'mirrored'), '--num-gpus', '2'] + args)
+    _, err = mirrored.communicate(timeout=600)
+    assert mirrored.returncode == 0, err[-3000:]
+    worker_tmp = tmp_path / 'worker_tmp'
+    worker_tmp.mkdir()
+    multi = tmp_path / 'multi'
+    run_two_workers(['--result-dir', str(multi)] + args, worker_tmp)
+
+    # One run dir, written by the chief; the other worker left nothing behind (its temp dir is gone).
+    assert os.listdir(multi) == ['00000-stylegan2-tiny-1gpu-config-e']
+    assert os.listdir(worker_tmp) == []
+    run_dir = multi / '00000-stylegan2-tiny-1gpu-config-e'
+    for name in ('network-snapshot-000000.pkl', 'network-snapshot-000001.pkl', 'network-final.pkl', 'fakes000001.png'):
+        assert (run_dir / name).exists(), name
+    mirrored_dir = tmp_path / 'mirrored' / '00000-stylegan2-tiny-2gpu-config-e'
+    for name in ('network-snapshot-000000.pkl', 'network-final.pkl'):
+        assert_same_networks(str(mirrored_dir / name), str(run_dir / name))
+
+    # --resume latest: every worker picks the chief's newest snapshot, and the run goes on from it.
+    resume_args = args[:args.index('--total-kimg') + 1] + ['2'] + args[args.index('--total-kimg') + 2:]
+    outs = run_two_workers(['--result-dir', str(multi), '--resume', 'latest'] + resume_args, worker_tmp)
+    assert all('Resuming at 1.0 kimg.' in out for out in outs)
+    assert sorted(os.listdir(multi)) == ['00000-stylegan2-tiny-1gpu-config-e', '00001-stylegan2-tiny-1gpu-config-e']
+    assert (multi / '00001-stylegan2-tiny-1gpu-config-e' / 'network-snapshot-000002.pkl').exists()
+    assert os.listdir(worker_tmp) == []

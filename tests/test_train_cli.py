@@ -1,18 +1,23 @@
 """train.py end to end on a tiny dataset: the run directory holds NVIDIA's files, snapshots load, resume works."""
 
 import glob
+import json
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import dnnlib
 import train
 from tfrecords_for_tests import color_squares, write_dataset
 from training import misc
-from training.training_loop import Trainer
+from training.training_loop import Trainer, training_loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -27,31 +32,45 @@ def data_dir(tmp_path_factory):
     return str(root)
 
 
-def test_training_run_writes_nvidia_files(data_dir, tmp_path, capsys):
+def test_training_run_writes_nvidia_files_stops_on_abort_and_resumes(data_dir, tmp_path, capsys):
     results = str(tmp_path / 'results')
-    train.main(['--data-dir', data_dir, '--result-dir', results] + ARGS)
+    # abort.txt, dropped into the run dir by a user while the run goes on, stops it at its next tick (here the
+    # first, tick 0, of 1 kimg) with that tick's snapshot complete.
     run_dir = os.path.join(results, '00000-stylegan2-squares-1gpu-config-e')
+    stopper = threading.Thread(target=drop_abort_txt_when_created, args=(run_dir,))
+    stopper.start()
+    train.main(['--data-dir', data_dir, '--result-dir', results] + ARGS)
+    stopper.join()
+    out = capsys.readouterr().out
+    assert re.findall(r'^tick (\d+)', out, re.M) == ['0'] and 'Stopping: abort.txt found' in out
+    assert 'tick 0     kimg 0.0' in out and 'sec/kimg' in out and 'maintenance' in out
     files = set(os.listdir(run_dir))
     for name in ('log.txt', 'run.txt', 'submit_config.pkl', 'submit_config.txt', 'reals.png', 'fakes_init.png',
-                 'fakes000000.png', 'fakes000001.png', 'network-snapshot-000000.pkl', 'network-snapshot-000001.pkl',
+                 'fakes000000.png', 'network-snapshot-000000.pkl', 'network-snapshot-000000.ckpt.index',
                  'network-final.pkl', '_finished.txt'):
         assert name in files, (name, sorted(files))
     assert glob.glob(os.path.join(run_dir, 'events.out.tfevents.*'))
+
+    # --resume latest continues from that snapshot, with its image count and optimizer state, to the end.
+    train.main(['--data-dir', data_dir, '--result-dir', results, '--resume', 'latest'] + ARGS)
     out = capsys.readouterr().out
-    assert 'tick 0     kimg 0.0' in out and 'sec/kimg' in out and 'maintenance' in out
-    G, D, Gs = misc.load_pkl(os.path.join(run_dir, 'network-final.pkl'))
+    assert 'Resuming at 0.0 kimg.' in out and re.findall(r'^tick (\d+)', out, re.M) == ['1']
+    resumed = os.path.join(results, '00001-stylegan2-squares-1gpu-config-e')
+    files = set(os.listdir(resumed))
+    assert {'fakes000001.png', 'network-snapshot-000001.pkl', 'network-final.pkl'} <= files and 'fakes_init.png' not in files
+    G, D, Gs = misc.load_pkl(os.path.join(resumed, 'network-final.pkl'))
     assert (G.name, D.name, Gs.name) == ('G', 'D', 'Gs') and Gs.output_shape == [None, 3, 16, 16]
     assert dict(G.static_kwargs) == dict(num_channels=3, resolution=16, label_size=0, fmap_base=64, fmap_max=16)
     # Gs is a moving average of G, not a copy.
     name = 'G_synthesis/16x16/Conv1/weight'
     assert not np.array_equal(G.get_var(name), Gs.get_var(name))
 
-    # --resume latest continues from the newest snapshot with its image count and optimizer state.
-    train.main(['--data-dir', data_dir, '--result-dir', results, '--resume', 'latest'] + ARGS[:5] + ['2'] + ARGS[6:])
-    out = capsys.readouterr().out
-    assert 'Resuming at 1.0 kimg.' in out
-    resumed = os.path.join(results, '00001-stylegan2-squares-1gpu-config-e')
-    assert 'network-snapshot-000002.pkl' in os.listdir(resumed) and 'fakes_init.png' not in os.listdir(resumed)
+
+def drop_abort_txt_when_created(run_dir, timeout=300):
+    deadline = time.time() + timeout
+    while not os.path.isdir(run_dir) and time.time() < deadline:
+        time.sleep(0.01)
+    open(os.path.join(run_dir, 'abort.txt'), 'w').close()
 
 
 def test_bad_arguments_fail_before_any_work(data_dir, tmp_path, capsys):
@@ -146,3 +165,71 @@ def test_progressive_growing_resets_adam_when_the_resolution_changes(data_dir, t
     assert steps_before_reset == [0, 4, 1]
     G, _, Gs = misc.load_pkl(os.path.join(tmp_path, 'results', '00000-stylegan2-squares-1gpu-config-d', 'network-final.pkl'))
     assert G.get_var('lod') == 0 and Gs.output_shape == [None, 3, 16, 16]
+
+
+def _tensorboard_scalars(run_dir):
+    """{(name, step): value} from the run's event file, read with TensorFlow's own event reader."""
+    values = {}
+    for path in glob.glob(os.path.join(run_dir, 'events.out.tfevents.*')):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                values[(value.tag, event.step)] = float(tf.make_ndarray(value.tensor))
+    return values
+
+
+def test_loop_reuses_reals_for_r1_averages_summaries_per_step_and_stops_on_abort(data_dir, tmp_path, monkeypatch):
+    kwargs = train.build_run_kwargs('squares', data_dir, str(tmp_path / 'results'), 'config-e', 1, total_kimg=1000,
+                                    gamma=None, mirror_augment=True, metrics=[], snapshot_ticks=100, minibatch=8,
+                                    minibatch_gpu=4, fmap_base=64, fmap_max=16)
+    # A tick every 2 minibatches (tick 0 after the first), regularization every 2nd minibatch.
+    kwargs.sched_args.update(tick_kimg_base=0.016, tick_kimg_dict={})
+    kwargs.update(minibatch_repeats=1, G_reg_interval=2, D_reg_interval=2)
+    run_dir = str(tmp_path / 'results' / '00000-stylegan2-squares-1gpu-config-e')
+    calls = []  # (minibatch, which, phase, inputs, stats)
+    real_step = Trainer.step
+
+    def step(self, which, phase, inputs, rounds, learning_rate):
+        stats = real_step(self, which, phase, inputs, rounds, learning_rate)
+        # Every minibatch starts with its G step: count them.
+        minibatch = sum(1 for c in calls if c[1:3] == ('G', 'loss')) - ((which, phase) != ('G', 'loss'))
+        calls.append((minibatch, which, phase, {k: np.array(v) for k, v in inputs.items()}, stats))
+        if minibatch == 3 and which == 'D':  # The user asks to stop during minibatch 3 (tick 2 ends with minibatch 4).
+            open(os.path.join(run_dir, 'abort.txt'), 'w').close()
+        return stats
+    monkeypatch.setattr(Trainer, 'step', step)
+    dnnlib.submit_run(**kwargs)
+
+    # R1 runs on the reals of the D step just before it (NVIDIA's reg step reads the same fetched minibatch).
+    d_steps = [c for c in calls if c[1] == 'D']
+    regs = [i for i, c in enumerate(d_steps) if c[2] == 'reg']
+    assert regs and all(d_steps[i - 1][2] == 'loss' for i in regs)
+    for i in regs:
+        np.testing.assert_array_equal(d_steps[i][3]['reals'], d_steps[i - 1][3]['reals'])
+
+    # Stopped at tick 2 (minibatches 3-4), with a snapshot of that tick although snapshots come every 100 ticks.
+    assert max(c[0] for c in calls) == 4
+    with open(os.path.join(run_dir, 'network-snapshot-000000.json')) as f:
+        assert json.load(f)['cur_tick'] == 2
+    assert os.path.exists(os.path.join(run_dir, 'network-final.pkl'))
+
+    # TensorBoard: NVIDIA's names, each the mean over the steps of the tick that produced it. Tick 1 (step 24
+    # images) covers minibatches 1 and 2; only minibatch 2 ran the regularizers.
+    scalars = _tensorboard_scalars(run_dir)
+    names = {name for name, _ in scalars}
+    for name in ('Loss/scores/real', 'Loss/scores/fake', 'Loss/gradient_penalty', 'Loss/pl_lengths', 'Loss/pl_penalty',
+                 'Progress/tick', 'Progress/kimg', 'Progress/lod', 'Progress/minibatch', 'Timing/total_sec',
+                 'Timing/sec_per_tick', 'Timing/sec_per_kimg', 'Timing/maintenance_sec', 'Timing/total_hours',
+                 'Timing/total_days', 'Resources/peak_gpu_mem_gb', 'TrainG/learning_rate', 'TrainD/learning_rate'):
+        assert name in names, (name, sorted(names))
+    tick1 = [c for c in calls if c[0] in (1, 2)]
+    for name, which, phase in (('Loss/scores/real', 'D', 'loss'), ('Loss/gradient_penalty', 'D', 'reg'),
+                               ('Loss/D/reg', 'D', 'reg'), ('Loss/pl_penalty', 'G', 'reg'), ('Loss/G/loss', 'G', 'loss')):
+        produced = [c[4][name] for c in tick1 if c[1:3] == (which, phase)]
+        assert len(produced) == (2 if phase == 'loss' else 1)
+        assert scalars[(name, 24)] == pytest.approx(np.mean(produced), rel=1e-5), name
+    assert scalars[('Progress/tick', 24)] == 1
+
+
+def test_training_loop_rejects_unknown_arguments():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'G_smoothing_kim'"):
+        training_loop(G_smoothing_kim=1.0)

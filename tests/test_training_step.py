@@ -218,3 +218,19 @@ def test_non_finite_loss_stops_with_a_clear_message():
     _check_finite({'Loss/G/loss': 1.5}, '/runs/00001-x')
     with pytest.raises(FloatingPointError, match=r"Loss/D/reg.*not finite.*last good snapshot in /runs/00001-x"):
         _check_finite({'Loss/G/loss': 1.5, 'Loss/D/reg': float('nan')}, '/runs/00001-x')
+
+
+class _NoLabels:
+    def get_random_labels_np(self, n, rnd):
+        del rnd
+        return np.zeros([n, 0], np.float32)
+
+
+def test_path_length_batch_with_an_odd_minibatch_gpu():
+    # 6 images in 2 rounds of 3 (minibatch_gpu 3): as in the original, each round's path length batch is 3 // 2 = 1.
+    trainer = make_trainer()
+    inputs = trainer.g_inputs(np.random.default_rng(0), _NoLabels(), 6, 'reg', chunks=2)
+    assert inputs['pl_latents'].shape == (2, 8) and inputs['pl_noise'].shape == (2, 3, 8, 8)
+    assert inputs['pl_labels'].shape == (2, 0)
+    stats = trainer.step('G', 'reg', inputs, rounds=2, learning_rate=0.001)
+    assert np.isfinite(stats['Loss/G/reg']) and stats['Loss/G/reg'] > 0

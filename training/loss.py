@@ -2,6 +2,8 @@
 
 Each returns (loss, reg): per-sample loss and regularization terms, either None when not asked for
 (the training loop runs the main and the regularization steps separately: lazy regularization).
+They report NVIDIA's TensorBoard values with autosummary (Loss/scores/real, Loss/scores/fake,
+Loss/gradient_penalty, Loss/pl_lengths, Loss/pl_penalty, Loss/epsilon_penalty).
 All randomness comes in through `inputs` (an EasyDict of tensors drawn by the training loop), so a
 step is a pure function of its inputs and the variables, and replicas split a batch exactly.
 
@@ -11,6 +13,8 @@ pl_latents, pl_labels, pl_noise [N_pl, C, H, W] (path length regularization).
 
 import numpy as np
 import tensorflow as tf
+
+from dnnlib.tflib.autosummary import autosummary
 
 # ----------------------------------------------------------------------------
 # Generator losses.
@@ -51,12 +55,12 @@ def G_logistic_ns_pathreg(G, D, inputs, pl_mean, compute_loss=True, compute_reg=
             tape.watch(fake_dlatents)
             projected = tf.reduce_sum(fake_images * inputs.pl_noise)
         pl_grads = tape.gradient(projected, fake_dlatents)
-        pl_lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(pl_grads), axis=2), axis=1))
+        pl_lengths = autosummary('Loss/pl_lengths', tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(pl_grads), axis=2), axis=1)))
         # As in the original, the penalty uses the updated mean as a tensor (differentiable w.r.t. the lengths);
         # the variable keeps its value for the next step (averaged over replicas).
         pl_mean_new = pl_mean + pl_decay * (tf.reduce_mean(pl_lengths) - pl_mean)
         with tf.control_dependencies([pl_mean.assign(tf.stop_gradient(pl_mean_new))]):
-            reg = tf.square(pl_lengths - pl_mean_new) * pl_weight
+            reg = autosummary('Loss/pl_penalty', tf.square(pl_lengths - pl_mean_new)) * pl_weight
     return loss, reg
 
 
@@ -76,7 +80,7 @@ def _d_scores(G, D, inputs):
     fake_images = G.get_output_for(inputs.latents, inputs.labels, is_training=True)
     real_scores = D.get_output_for(inputs.reals, inputs.labels, is_training=True)
     fake_scores = D.get_output_for(fake_images, inputs.labels, is_training=True)
-    return real_scores, fake_scores
+    return autosummary('Loss/scores/real', real_scores), autosummary('Loss/scores/fake', fake_scores)
 
 
 def _real_score_grads(D, inputs):
@@ -102,7 +106,7 @@ def D_logistic_r1(G, D, inputs, compute_loss=True, compute_reg=True, gamma=10.0)
     loss, _ = D_logistic(G, D, inputs, compute_loss)
     reg = None
     if compute_reg:
-        reg = tf.reduce_sum(tf.square(_real_score_grads(D, inputs)), axis=[1, 2, 3]) * (gamma * 0.5)
+        reg = autosummary('Loss/gradient_penalty', tf.reduce_sum(tf.square(_real_score_grads(D, inputs)), axis=[1, 2, 3])) * (gamma * 0.5)
     return loss, reg
 
 
@@ -115,7 +119,7 @@ def D_logistic_r2(G, D, inputs, compute_loss=True, compute_reg=True, gamma=10.0)
         with tf.GradientTape() as tape:
             tape.watch(fakes)
             fake_scores_sum = tf.reduce_sum(D.get_output_for(fakes, inputs.labels, is_training=True))
-        reg = tf.reduce_sum(tf.square(tape.gradient(fake_scores_sum, fakes)), axis=[1, 2, 3]) * (gamma * 0.5)
+        reg = autosummary('Loss/gradient_penalty', tf.reduce_sum(tf.square(tape.gradient(fake_scores_sum, fakes)), axis=[1, 2, 3])) * (gamma * 0.5)
     return loss, reg
 
 
@@ -125,7 +129,7 @@ def D_wgan(G, D, inputs, compute_loss=True, compute_reg=False, wgan_epsilon=0.00
     if not compute_loss:
         return None, None
     real_scores, fake_scores = _d_scores(G, D, inputs)
-    return fake_scores - real_scores + tf.square(real_scores) * wgan_epsilon, None
+    return fake_scores - real_scores + autosummary('Loss/epsilon_penalty', tf.square(real_scores)) * wgan_epsilon, None
 
 
 def pl_noise_scale(image_shape):

@@ -1,7 +1,9 @@
 """StyleGAN2 networks (configs B-F of the paper): build functions for dnnlib.tflib.Network.
 
 Inputs and outputs are NCHW like NVIDIA's; inside, the layers compute in the layout that suits the
-device (NCHW on GPUs, NHWC on CPUs), which changes the arithmetic order only, not the results.
+device (NCHW on GPUs, NHWC on CPUs), which changes the arithmetic order only, not the results. The
+argument data_format='NCHW' or 'NHWC' picks the layout regardless of the device (e.g. to run the GPU
+layout on a CPU, which needs oneDNN: TF_ENABLE_ONEDNN_OPTS=1).
 Variable names, shapes, initializers and arguments are those of NVIDIA's networks_stylegan2.py, so
 its pickles load here and ours load there.
 """
@@ -168,6 +170,13 @@ def minibatch_stddev_layer(x, group_size=4, num_new_features=1, fmt='NCHW'):
 def nf_func(fmap_base, fmap_decay, fmap_min, fmap_max):
     """Number of feature maps at a stage (stage r-1 is used by the block at 2^r x 2^r)."""
     return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
+
+
+def compute_layout(data_format):
+    """The layout the layers compute in: as asked, or by device (NCHW on GPUs, NHWC on CPUs)."""
+    if data_format not in (None, 'NCHW', 'NHWC'):
+        raise ValueError(f"data_format must be 'NCHW', 'NHWC' or None (by device), got {data_format!r}.")
+    return data_format or tflib.default_data_format()
 
 
 def check_resolution(resolution):
@@ -374,13 +383,14 @@ def G_synthesis_stylegan2(
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
         fused_modconv=True,             # Modulated convolution as one grouped convolution (GPU layout only).
+        data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
         **_kwargs):                     # Other arguments are for other networks.
 
     resolution_log2 = check_resolution(resolution)
     if architecture not in ('orig', 'skip', 'resnet'):
         raise ValueError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}.")
     nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
-    fmt = tflib.default_data_format()
+    fmt = compute_layout(data_format)
     num_layers = resolution_log2 * 2 - 2
     dlatents_in = tf.cast(tflib.set_input_shape(dlatents_in, [None, num_layers, dlatent_size], 'G_synthesis: dlatents_in'), dtype)
     noise_vars = noise_variables(num_layers)
@@ -435,12 +445,13 @@ def G_synthesis_stylegan_revised(
         structure='auto',               # 'fixed' = no growing; 'linear', 'recursive' or 'auto' = growing.
         is_template_graph=False,        # True while the Network traces its template.
         force_clean_graph=False,        # Accepted for compatibility; the graph is the same either way.
+        data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
         **_kwargs):                     # Other arguments are for other networks.
 
     del is_template_graph, force_clean_graph
     resolution_log2 = check_resolution(resolution)
     nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
-    fmt = tflib.default_data_format()
+    fmt = compute_layout(data_format)
     num_layers = resolution_log2 * 2 - 2
     dlatents_in = tf.cast(tflib.set_input_shape(dlatents_in, [None, num_layers, dlatent_size], 'G_synthesis: dlatents_in'), dtype)
     lod_in = tf.cast(tflib.get_variable('lod', [], tflib.init_zeros(), trainable=False), dtype)
@@ -516,13 +527,14 @@ def D_stylegan2(
         mbstd_num_features=1,           # Number of features of the minibatch stddev layer.
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
+        data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
         **_kwargs):                     # Other arguments are for other networks.
 
     resolution_log2 = check_resolution(resolution)
     if architecture not in ('orig', 'skip', 'resnet'):
         raise ValueError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}.")
     nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
-    fmt = tflib.default_data_format()
+    fmt = compute_layout(data_format)
     act = nonlinearity
     images_in, labels_in = d_inputs(images_in, labels_in, num_channels, resolution, label_size, dtype, fmt)
 
@@ -573,12 +585,13 @@ def D_stylegan(
         resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
         structure='auto',               # 'fixed' = no growing; 'linear', 'recursive' or 'auto' = growing.
         is_template_graph=False,        # True while the Network traces its template.
+        data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
         **_kwargs):                     # Other arguments are for other networks.
 
     del is_template_graph
     resolution_log2 = check_resolution(resolution)
     nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
-    fmt = tflib.default_data_format()
+    fmt = compute_layout(data_format)
     act = nonlinearity
     images_in, labels_in = d_inputs(images_in, labels_in, num_channels, resolution, label_size, dtype, fmt)
     lod_in = tf.cast(tflib.get_variable('lod', [], tflib.init_zeros(), trainable=False), dtype)

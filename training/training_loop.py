@@ -17,6 +17,7 @@ import inspect
 import json
 import os
 import re
+import tempfile
 import time
 
 import numpy as np
@@ -24,6 +25,7 @@ import tensorflow as tf
 
 import dnnlib
 import dnnlib.tflib as tflib
+from dnnlib.tflib import autosummary
 from dnnlib.tflib.optimizer import Optimizer
 from training import dataset
 from training import loss as loss_module
@@ -128,17 +130,22 @@ class Trainer:
                            for name, opt in (('TrainG', self.G_opt), ('TrainD', self.D_opt), ('RegG', self.G_reg_opt),
                                              ('RegD', self.D_reg_opt)) if opt is not None}
         self._gs_update_fn = tflib.tfutil.function(self._update_gs)
+        self._sum_fn = tflib.tfutil.function(self._sum)
 
     # -- per replica ------------------------------------------------------------
 
-    def g_inputs(self, rnd, training_set, n, phase):
-        """Random inputs of a G step: latents and labels, and the smaller path length batch when needed."""
+    def g_inputs(self, rnd, training_set, n, phase, chunks=1):
+        """Random inputs of a G step: latents and labels, and the smaller path length batch when needed.
+
+        The step splits the batch into `chunks` (rounds x replicas) of n / chunks images; as in the original, each
+        chunk's path length batch is that divided by pl_minibatch_shrink (rounded down, at least 1 image).
+        """
         G = self.G
         inputs = dict(seeds=random_seeds(rnd, n))
         if phase in ('loss', 'both'):
             inputs.update(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=training_set.get_random_labels_np(n, rnd))
         if phase in ('reg', 'both') and self.uses_pl:
-            pl_n = max(n // self.pl_minibatch_shrink, 1)
+            pl_n = chunks * max(n // chunks // self.pl_minibatch_shrink, 1)
             image_shape = G.output_shape[1:]
             inputs.update(pl_latents=rnd.standard_normal([pl_n] + G.input_shape[1:]), pl_labels=training_set.get_random_labels_np(pl_n, rnd),
                           pl_noise=rnd.standard_normal([pl_n] + image_shape) * loss_module.pl_noise_scale(image_shape))
@@ -157,7 +164,7 @@ class Trainer:
         variables = list(net.trainables.values())
         # With seeds among the inputs, the networks' own random numbers (noise, style mixing) are reproducible.
         random_scope = tflib.reproducible_random(inputs.seeds[0]) if 'seeds' in inputs else contextlib.nullcontext()
-        with tf.GradientTape() as tape, random_scope:
+        with tf.GradientTape() as tape, random_scope, autosummary.collect() as reports:
             loss, reg = self._losses(which, inputs, compute_loss=phase in ('loss', 'both'), compute_reg=phase in ('reg', 'both'))
             terms = []
             if loss is not None:
@@ -167,7 +174,9 @@ class Trainer:
             total = tf.add_n(terms)
         grads = tape.gradient(total, variables)
         (reg_opt if phase == 'reg' else opt).accumulate(grads)
-        stats = {}
+        # NVIDIA's values (Loss/scores/real, Loss/pl_lengths, ...), plus the loss and the regularization term as
+        # a whole (Loss/G/loss, Loss/G/reg, Loss/D/loss, Loss/D/reg).
+        stats = {name: tf.reduce_mean(tf.concat(values, axis=0)) for name, values in reports.items()}
         if loss is not None:
             stats[f'Loss/{which}/loss'] = tf.reduce_mean(loss)
         if reg is not None:
@@ -208,7 +217,8 @@ class Trainer:
             for key, value in self.accumulate(which, phase, chunk).items():
                 stats[key] = stats.get(key, 0.0) + float(value) / rounds
         opt_name = {('G', 'reg'): 'RegG', ('D', 'reg'): 'RegD'}.get((which, phase), 'Train' + which)
-        self.apply(opt_name, learning_rate)
+        stats[f'{opt_name}/overflow_frequency'] = 0.0 if self.apply(opt_name, learning_rate) else 1.0
+        stats[f'{opt_name}/learning_rate'] = learning_rate
         return stats
 
     # -- cross replica --------------------------------------------------------
@@ -217,6 +227,17 @@ class Trainer:
         """Apply the accumulated gradients of optimizer TrainG, TrainD, RegG or RegD; False if skipped (not finite)."""
         with self.strategy.scope():
             return bool(self._apply_fns[opt_name](tf.constant(learning_rate, tf.float32)))
+
+    def any_replica(self, flag):
+        """True if `flag` is true in any process of the run (e.g. abort.txt seen by the chief): all stop together."""
+        if self.strategy.num_replicas_in_sync == 1:
+            return bool(flag)
+        with self.strategy.scope():
+            value = self.strategy.experimental_distribute_values_from_function(lambda _ctx: tf.constant(float(flag)))
+            return float(self._sum_fn(value)) > 0
+
+    def _sum(self, per_replica):
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     def _update_gs(self, beta):
         self.Gs.setup_as_moving_average_of(self.G, beta=beta)
@@ -248,8 +269,16 @@ def snapshot_paths(run_dir, kimg):
     return base + '.pkl', base + '.ckpt', base + '.json'
 
 
-def save_snapshot(run_dir, kimg, trainer, loop_state):
-    """Write the state and checkpoint first, the pickle last: a pickle exists only for complete snapshots."""
+def save_snapshot(run_dir, kimg, trainer, loop_state, is_chief=True):
+    """Write the state and checkpoint first, the pickle last: a pickle exists only for complete snapshots.
+
+    In a multi-worker run every worker writes the checkpoint (TF expects all workers to take part in saving) but
+    only the chief keeps it; the others write it to a temporary directory, removed at once, and nothing else.
+    """
+    if not is_chief:
+        with tempfile.TemporaryDirectory(prefix='stylegan2-worker-ckpt-') as tmp:
+            tf.train.Checkpoint(**trainer.checkpoint_variables()).write(os.path.join(tmp, 'ckpt'))
+        return None
     pkl, ckpt, state_json = snapshot_paths(run_dir, kimg)
     tf.train.Checkpoint(**trainer.checkpoint_variables()).write(ckpt)
     tmp = state_json + '.tmp'
@@ -291,45 +320,61 @@ def training_loop(
         G_smoothing_kimg=10.0,          # Half-life of the running average of generator weights.
         minibatch_repeats=4,            # Minibatches per schedule update.
         lazy_regularization=True,       # Perform regularization as a separate training step?
-        reset_opt_for_new_lod=True,     # Reset optimizer internal state (e.g. Adam moments) when new layers are introduced?
         G_reg_interval=4,               # How often the generator regularization step runs.
         D_reg_interval=16,              # How often the discriminator regularization step runs.
+        reset_opt_for_new_lod=True,     # Reset optimizer internal state (e.g. Adam moments) when new layers are introduced?
         total_kimg=25000,               # Total length of the training, in thousands of real images.
         mirror_augment=False,           # Mirror the real images horizontally at random?
         drange_net=[-1, 1],             # Dynamic range used when feeding image data to the networks.
         image_snapshot_ticks=50,        # How often to save image snapshots (None = only at the start).
         network_snapshot_ticks=50,      # How often to save network snapshots (None = only at the end).
+        save_tf_graph=False,            # NVIDIA's: the TF1 graph in the event file. Accepted, no effect (no TF1 graph).
+        save_weight_histograms=False,   # NVIDIA's: weight histograms in the event file. Accepted, no effect.
         resume_pkl=None,                # Network pickle (ours with its checkpoint continues exactly) or None.
         resume_kimg=0.0,                # Image count to continue from when resume_pkl has no checkpoint.
         resume_time=0.0,                # Training time to continue from when resume_pkl has no checkpoint.
+        resume_with_new_nets=False,     # Build new networks from G_args/D_args and copy the pickle's variables into them?
         num_gpus=1,                     # Number of replicas (GPUs, or logical CPU devices).
         random_seed=1000,               # Seed of all random inputs (latents, noise, mirroring).
-        max_ticks=None,                 # Stop after this many ticks (tests and benchmarks).
-        **_kwargs):                     # Ignore unrecognized keyword args.
+        max_ticks=None):                # Stop after this many ticks (tests and benchmarks).
+    """Train G and D; write snapshots, images and TensorBoard events to the run dir. Returns (G, D, Gs).
 
+    Takes NVIDIA's arguments; the two that only change TensorBoard's content (save_tf_graph, save_weight_histograms)
+    are accepted and do nothing. In a multi-worker run only the chief writes to the run dir; it stops when
+    <run_dir>/abort.txt appears, at the next tick, after a network snapshot of that tick.
+    """
+    del save_tf_graph, save_weight_histograms
     run_dir = dnnlib.make_run_dir_path()
     tflib.init_tf(tf_config)
     rnd = np.random.default_rng(random_seed)
     strategy = make_strategy(num_gpus)
+    is_chief = strategy.extended.should_checkpoint  # False only on the other workers of a multi-worker run.
 
     # Dataset.
     training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None, verbose=True,
                                         **{'shuffle_seed': random_seed, **dataset_args})
     grid_size, grid_reals, grid_labels = misc.setup_snapshot_image_grid(training_set, **grid_args)
-    misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path('reals.png'), drange=training_set.dynamic_range, grid_size=grid_size)
+    if is_chief:
+        misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path('reals.png'), drange=training_set.dynamic_range, grid_size=grid_size)
 
     # Networks.
     loop_state = dict(cur_nimg=int(resume_kimg * 1000), cur_tick=-1, total_time=float(resume_time), prev_lod=-1.0)
     with strategy.scope():
-        if resume_pkl is not None:
-            print('Loading networks from "%s"...' % resume_pkl)
-            G, D, Gs = misc.load_pkl(resume_pkl)
-            _check_networks_match_dataset(G, D, training_set, resume_pkl)
-        else:
+        if resume_pkl is None or resume_with_new_nets:
             print('Constructing networks...')
             G = tflib.Network('G', num_channels=training_set.shape[0], resolution=training_set.shape[1], label_size=training_set.label_size, **G_args)
             D = tflib.Network('D', num_channels=training_set.shape[0], resolution=training_set.shape[1], label_size=training_set.label_size, **D_args)
             Gs = G.clone('Gs')
+        if resume_pkl is not None:
+            print('Loading networks from "%s"...' % resume_pkl)
+            rG, rD, rGs = misc.load_pkl(resume_pkl)
+            if resume_with_new_nets:
+                G.copy_vars_from(rG)
+                D.copy_vars_from(rD)
+                Gs.copy_vars_from(rGs)
+            else:
+                G, D, Gs = rG, rD, rGs
+            _check_networks_match_dataset(G, D, training_set, resume_pkl)
     G.print_layers()
     D.print_layers()
     trainer = Trainer(strategy, G, D, Gs, G_opt_args, D_opt_args, G_loss_args, D_loss_args, lazy_regularization,
@@ -339,12 +384,13 @@ def training_loop(
         training_set.position = loop_state.get('data_position', 0)
 
     grid_latents = np.random.RandomState(random_seed).randn(np.prod(grid_size), *G.input_shape[1:]).astype(np.float32)
-    if loop_state['cur_tick'] < 0:
+    if loop_state['cur_tick'] < 0 and is_chief:
         grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
         misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes_init.png'), drange=drange_net, grid_size=grid_size)
 
-    summary_writer = tf.summary.create_file_writer(run_dir)
+    summary_writer = tf.summary.create_file_writer(run_dir) if is_chief else tf.summary.create_noop_writer()
     print('Training for %d kimg...\n' % total_kimg)
+    run_context = dnnlib.RunContext.get()
     cur_nimg = loop_state['cur_nimg']
     cur_tick = loop_state['cur_tick']  # -1 on a fresh start: the first tick comes after the first minibatches.
     tick_start_nimg = cur_nimg
@@ -353,14 +399,12 @@ def training_loop(
     maintenance_time = 0.0
     minibatch_counter = loop_state.get('minibatch_counter', 0)
     prev_lod = loop_state.get('prev_lod', -1.0)
-    stats_sum, stats_count = {}, 0
+    stats_sum, stats_count = {}, {}
 
     while cur_nimg < total_kimg * 1000:
-        if dnnlib.RunContext.get() is not None and dnnlib.RunContext.get().should_stop():
-            break
-
         sched = training_schedule(cur_nimg, training_set, **sched_args)
         rounds = _rounds(sched, strategy.num_replicas_in_sync)
+        chunks = rounds * strategy.num_replicas_in_sync
         training_set.configure(sched.minibatch_size, sched.lod)  # The loop fetches whole minibatches and splits them.
         if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or np.ceil(sched.lod) != np.ceil(prev_lod)):
             trainer.reset_optimizers()
@@ -375,18 +419,19 @@ def training_loop(
             main_phase = 'loss' if lazy_regularization else 'both'
             n = sched.minibatch_size
             G_lrate, D_lrate = sched.G_lrate * trainer.G_lrate_ratio, sched.G_lrate * trainer.D_lrate_ratio  # NVIDIA feeds G's rate to D.
-            stats = trainer.step('G', main_phase, trainer.g_inputs(rnd, training_set, n, main_phase), rounds, G_lrate)
+            stats = trainer.step('G', main_phase, trainer.g_inputs(rnd, training_set, n, main_phase, chunks), rounds, G_lrate)
             if run_G_reg:
-                stats.update(trainer.step('G', 'reg', trainer.g_inputs(rnd, training_set, n, 'reg'), rounds, G_lrate))
+                stats.update(trainer.step('G', 'reg', trainer.g_inputs(rnd, training_set, n, 'reg', chunks), rounds, G_lrate))
             trainer.update_gs(0.5 ** (sched.minibatch_size / max(G_smoothing_kimg * 1000.0, 1e-8)))
-            stats.update(trainer.step('D', main_phase, _d_inputs(rnd, G, training_set, n, sched.lod, mirror_augment, drange_net), rounds, D_lrate))
-            if run_D_reg:
-                stats.update(trainer.step('D', 'reg', _d_inputs(rnd, G, training_set, n, sched.lod, mirror_augment, drange_net), rounds, D_lrate))
+            d_inputs = _d_inputs(rnd, G, training_set, n, sched.lod, mirror_augment, drange_net)
+            stats.update(trainer.step('D', main_phase, d_inputs, rounds, D_lrate))
+            if run_D_reg:  # On the reals of the D step, as in the original.
+                stats.update(trainer.step('D', 'reg', d_inputs, rounds, D_lrate))
 
             _check_finite(stats, run_dir)
-            for key, value in stats.items():
+            for key, value in stats.items():  # Each value is averaged over the minibatches that produce it.
                 stats_sum[key] = stats_sum.get(key, 0.0) + float(value)
-            stats_count += 1
+                stats_count[key] = stats_count.get(key, 0) + 1
             cur_nimg += sched.minibatch_size
             minibatch_counter += 1
 
@@ -397,38 +442,47 @@ def training_loop(
             tick_time = time.time() - tick_start_time
             total_time = time.time() - start_time
             kimg = cur_nimg / 1000.0
+            sec_per_kimg = tick_time / max(kimg - tick_start_nimg / 1000.0, 1e-8)
+            peak_mem = _peak_memory_gb()
             print('tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f maintenance %-6.1f gpumem %.1f' % (
                 cur_tick, kimg, sched.lod, sched.minibatch_size, dnnlib.util.format_time(total_time), tick_time,
-                tick_time / max(kimg - tick_start_nimg / 1000.0, 1e-8), maintenance_time, _peak_memory_gb()), flush=True)
+                sec_per_kimg, maintenance_time, peak_mem), flush=True)
             maintenance_start = time.time()
+            # Creating <run_dir>/abort.txt asks the run to stop; every worker stops at the same tick.
+            run_context.update('%.2f' % sched.lod, cur_epoch=cur_nimg // 1000, max_epoch=total_kimg)
+            abort = trainer.any_replica(run_context.should_stop())
             with summary_writer.as_default(step=int(cur_nimg)):
                 for key, value in stats_sum.items():
-                    tf.summary.scalar(key, value / max(stats_count, 1))
-                tf.summary.scalar('Loss/pl_mean', float(trainer.pl_mean.numpy()))
+                    tf.summary.scalar(key, value / stats_count[key])
                 for key, value in (('Progress/tick', cur_tick), ('Progress/kimg', kimg), ('Progress/lod', sched.lod),
-                                   ('Progress/minibatch', sched.minibatch_size), ('Timing/total_hours', total_time / 3600.0),
-                                   ('Timing/sec_per_tick', tick_time), ('Timing/sec_per_kimg', tick_time / max(kimg - tick_start_nimg / 1000.0, 1e-8)),
-                                   ('Timing/maintenance_sec', maintenance_time)):
+                                   ('Progress/minibatch', sched.minibatch_size), ('Timing/total_sec', total_time),
+                                   ('Timing/sec_per_tick', tick_time), ('Timing/sec_per_kimg', sec_per_kimg),
+                                   ('Timing/maintenance_sec', maintenance_time), ('Resources/peak_gpu_mem_gb', peak_mem),
+                                   ('Timing/total_hours', total_time / 3600.0), ('Timing/total_days', total_time / 86400.0)):
                     tf.summary.scalar(key, value)
             summary_writer.flush()
-            stats_sum, stats_count = {}, 0
+            stats_sum, stats_count = {}, {}
 
-            if image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done):
+            if is_chief and image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done or abort):
                 grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
                 misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes%06d.png' % (cur_nimg // 1000)), drange=drange_net, grid_size=grid_size)
-            if network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done):
+            if (network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done)) or abort:
                 loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick, total_time=time.time() - start_time, prev_lod=prev_lod,
                                   minibatch_counter=minibatch_counter, data_position=training_set.position,
                                   rng=rnd.bit_generator.state)
-                save_snapshot(run_dir, cur_nimg // 1000, trainer, loop_state)
+                save_snapshot(run_dir, cur_nimg // 1000, trainer, loop_state, is_chief)
 
             tick_start_nimg = cur_nimg
             maintenance_time = time.time() - maintenance_start
             tick_start_time = time.time()
+            if abort:
+                print('Stopping: abort.txt found in %s.' % run_dir, flush=True)
+                break
             if max_ticks is not None and cur_tick + 1 >= max_ticks:
                 break
 
-    misc.save_pkl((G, D, Gs), dnnlib.make_run_dir_path('network-final.pkl'))
+    if is_chief:
+        misc.save_pkl((G, D, Gs), dnnlib.make_run_dir_path('network-final.pkl'))
     summary_writer.close()
     return G, D, Gs
 
@@ -453,6 +507,25 @@ def make_strategy(num_gpus):
         raise ValueError(f'--num-gpus={num_gpus} on a machine without GPUs needs {num_gpus} logical CPU devices; '
                          f'call training_loop.split_cpu({num_gpus}) before TensorFlow starts (train.py does).')
     return tf.distribute.MirroredStrategy([cpu.name for cpu in cpus[:num_gpus]])
+
+
+def is_chief_worker():
+    """Whether this process writes the run's files: yes, except on the other workers of a multi-worker run.
+
+    As in tf.distribute, the chief is the task of type 'chief' in TF_CONFIG or, when the cluster has none, worker 0.
+    Reads only the environment, so it can be asked before TensorFlow starts.
+    """
+    if 'TF_CONFIG' not in os.environ:
+        return True
+    try:
+        config = json.loads(os.environ['TF_CONFIG'])
+        task, cluster = config.get('task', {}), config.get('cluster', {})
+        if task.get('type') == 'chief':
+            return True
+        return 'chief' not in cluster and task.get('type') == 'worker' and int(task.get('index', 0)) == 0
+    except (ValueError, AttributeError, TypeError) as err:
+        raise ValueError(f'TF_CONFIG is not valid: {err}; expected JSON like {{"cluster": {{"worker": ["host1:12345", '
+                         f'"host2:12345"]}}, "task": {{"type": "worker", "index": 0}}}}.') from err
 
 
 def split_cpu(num_devices):
