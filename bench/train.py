@@ -43,9 +43,10 @@ def run_one(args):
     shape = [args.resolution] * 2
 
     def minibatch(counter):
-        trainer.step('G', 'loss', trainer.g_inputs(rnd, _NoLabels(), n, 'loss'), rounds, 0.0016)
+        chunks = rounds * args.replicas_one
+        trainer.step('G', 'loss', trainer.g_inputs(rnd, _NoLabels(), n, 'loss', chunks), rounds, 0.0016)
         if counter % 4 == 0:
-            trainer.step('G', 'reg', trainer.g_inputs(rnd, _NoLabels(), n, 'reg'), rounds, 0.0016)
+            trainer.step('G', 'reg', trainer.g_inputs(rnd, _NoLabels(), n, 'reg', chunks), rounds, 0.0016)
         trainer.update_gs(0.99)
         d_in = dict(latents=rnd.standard_normal([n, 512]), labels=np.zeros([n, 0]), reals=rnd.standard_normal([n, 3] + shape),
                     seeds=random_seeds(rnd, n))

@@ -8,7 +8,9 @@ import tempfile
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # TF enables oneDNN by default only on AVX-512 CPUs; switch it on everywhere so that every machine
-# runs the same CPU kernels (grouped convolutions need it). See ORIGINALS.md, pitfall 13.
+# runs the same CPU kernels: grouped convolutions and the NCHW convolution gradients (the GPU layout,
+# test_gpu_layout.py) exist on the CPU only through oneDNN; without it TF 2.21 fails with
+# "Conv2DCustomBackpropInputOp only supports NHWC" on CPUs without AVX-512.
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
 # Compiled ops are built once per test process into a throwaway cache dir, set before any test imports the
 # ops (a process loads them only once), so the tests never touch the user's cache.

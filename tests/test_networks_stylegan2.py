@@ -1,7 +1,7 @@
 """StyleGAN2 networks: variable names/shapes, parameter counts, modulated convolution, truncation.
 
-Expected names, shapes and counts are written out here from NVIDIA's published layout (ORIGINALS.md 4.4-4.7),
-not taken from our code.
+Expected names, shapes and counts are written out here from the layout of NVIDIA's networks_stylegan2.py
+(G_main, G_mapping, G_synthesis_stylegan2, D_stylegan2) and its published parameter counts, not taken from our code.
 """
 
 import numpy as np
