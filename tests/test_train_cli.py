@@ -21,7 +21,7 @@ from training.training_loop import Trainer, training_loop
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-ARGS = ['--dataset', 'squares', '--config', 'config-e', '--total-kimg', '1', '--minibatch', '8', '--minibatch-gpu', '4',
+ARGS = ['--dataset', 'squares', '--config', 'config-e', '--total-kimg', '1', '--minibatch', '32', '--minibatch-gpu', '16',
         '--fmap-base', '64', '--fmap-max', '16', '--snapshot-ticks', '1', '--metrics', 'none']
 
 
@@ -43,7 +43,7 @@ def test_training_run_writes_nvidia_files_stops_on_abort_and_resumes(data_dir, t
     stopper.join()
     out = capsys.readouterr().out
     assert re.findall(r'^tick (\d+)', out, re.M) == ['0'] and 'Stopping: abort.txt found' in out
-    assert 'tick 0     kimg 0.0' in out and 'sec/kimg' in out and 'maintenance' in out
+    assert 'tick 0     kimg 0.1' in out and 'sec/kimg' in out and 'maintenance' in out
     files = set(os.listdir(run_dir))
     for name in ('log.txt', 'run.txt', 'submit_config.pkl', 'submit_config.txt', 'reals.png', 'fakes_init.png',
                  'fakes000000.png', 'network-snapshot-000000.pkl', 'network-snapshot-000000.ckpt.index',
@@ -54,7 +54,7 @@ def test_training_run_writes_nvidia_files_stops_on_abort_and_resumes(data_dir, t
     # --resume latest continues from that snapshot, with its image count and optimizer state, to the end.
     train.main(['--data-dir', data_dir, '--result-dir', results, '--resume', 'latest'] + ARGS)
     out = capsys.readouterr().out
-    assert 'Resuming at 0.0 kimg.' in out and re.findall(r'^tick (\d+)', out, re.M) == ['1']
+    assert 'Resuming at 0.1 kimg.' in out and re.findall(r'^tick (\d+)', out, re.M) == ['1']
     resumed = os.path.join(results, '00001-stylegan2-squares-1gpu-config-e')
     files = set(os.listdir(resumed))
     assert {'fakes000001.png', 'network-snapshot-000001.pkl', 'network-final.pkl'} <= files and 'fakes_init.png' not in files
@@ -131,7 +131,7 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(data_dir, tmp_path):
 
     resumed = run_train(['--result-dir', str(tmp_path / 'cut'), '--resume', 'latest'] + args)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert 'Resuming at 0.0 kimg.' in resumed.stdout and 'tick 1 ' in resumed.stdout and 'tick 0 ' not in resumed.stdout
+    assert 'Resuming at 0.1 kimg.' in resumed.stdout and 'tick 1 ' in resumed.stdout and 'tick 0 ' not in resumed.stdout
 
     expected = misc.load_pkl(os.path.join(tmp_path, 'whole', '00000-stylegan2-squares-1gpu-config-e', 'network-final.pkl'))
     got = misc.load_pkl(os.path.join(tmp_path, 'cut', '00001-stylegan2-squares-1gpu-config-e', 'network-final.pkl'))
