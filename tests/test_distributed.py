@@ -100,9 +100,7 @@ def test_train_py_on_two_workers_writes_one_run_dir_stops_resumes_and_equals_two
     args = ['--data-dir', str(data_dir), '--dataset', 'tiny', '--config', 'config-e', '--total-kimg', '1',
             '--minibatch', '32', '--minibatch-gpu', '16', '--fmap-base', '32', '--fmap-max', '8', '--snapshot-ticks', '1',
             '--metrics', 'none', '--mirror-augment', 'true', '--seed', '5']
-    mirrored = train_py(['--result-dir', str(tmp_path / 'mirrored'), '--num-gpus', '2'] + args)
-    _, err = mirrored.communicate(timeout=600)
-    assert mirrored.returncode == 0, err[-3000:]
+    mirrored = train_py(['--result-dir', str(tmp_path / 'mirrored'), '--num-gpus', '2'] + args)  # Runs meanwhile.
     mirrored_dir = tmp_path / 'mirrored' / '00000-stylegan2-tiny-2gpu-config-e'
 
     # Two workers; abort.txt in the chief's run dir stops both at the same (first) tick, after its snapshot.
@@ -111,6 +109,8 @@ def test_train_py_on_two_workers_writes_one_run_dir_stops_resumes_and_equals_two
     multi = tmp_path / 'multi'
     first = multi / '00000-stylegan2-tiny-1gpu-config-e'
     outs = run_two_workers(['--result-dir', str(multi)] + args, worker_tmp, abort_run_dir=first)
+    _, err = mirrored.communicate(timeout=600)
+    assert mirrored.returncode == 0, err[-3000:]
     assert all('Stopping: abort.txt found' in out and re.findall(r'^tick (\d+)', out, re.M) == ['0'] for out in outs)
     # One run dir, written by the chief; the other worker left nothing behind (its temp dir is gone).
     assert os.listdir(multi) == [first.name] and os.listdir(worker_tmp) == []
