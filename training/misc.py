@@ -1,6 +1,7 @@
 """Network pickles (load_pkl / save_pkl) and small helpers shared by the scripts."""
 
 import os
+import pickle
 import tempfile
 from typing import Any, Callable
 
@@ -62,7 +63,7 @@ def load_pkl(file_or_url: Any) -> Any:
     try:
         return network_pickle.map_states(states, network_from_state)
     except RecursionError as err:  # Structures nested deeper than any network pickle's.
-        raise network_pickle.pickle.UnpicklingError('Not a readable network pickle: RecursionError while reading it.') from err
+        raise pickle.UnpicklingError('Not a readable network pickle: RecursionError while reading it.') from err
 
 
 def save_pkl(obj: Any, filename: str) -> None:
