@@ -80,26 +80,6 @@ def apply_bias_act(x, act='linear', alpha=None, gain=None, lrmul=1, bias_var='bi
     return fused_bias_act(x, b=tf.cast(b, x.dtype), axis=axis, act=act, alpha=alpha, gain=gain)
 
 
-def naive_upsample_2d(x, factor=2, fmt='NCHW'):
-    """Nearest-neighbour upsampling."""
-    if fmt == 'NCHW':
-        _, c, h, w = x.shape.as_list()
-        x = tf.tile(tf.reshape(x, [-1, c, h, 1, w, 1]), [1, 1, 1, factor, 1, factor])
-        return tf.reshape(x, [-1, c, h * factor, w * factor])
-    _, h, w, c = x.shape.as_list()
-    x = tf.tile(tf.reshape(x, [-1, h, 1, w, 1, c]), [1, 1, factor, 1, factor, 1])
-    return tf.reshape(x, [-1, h * factor, w * factor, c])
-
-
-def naive_downsample_2d(x, factor=2, fmt='NCHW'):
-    """Box (average-pool) downsampling."""
-    if fmt == 'NCHW':
-        _, c, h, w = x.shape.as_list()
-        return tf.reduce_mean(tf.reshape(x, [-1, c, h // factor, factor, w // factor, factor]), axis=[3, 5])
-    _, h, w, c = x.shape.as_list()
-    return tf.reduce_mean(tf.reshape(x, [-1, h // factor, factor, w // factor, factor, c]), axis=[2, 4])
-
-
 def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate=True, resample_kernel=None, gain=1,
                            use_wscale=True, lrmul=1, fused_modconv=True, weight_var='weight', mod_weight_var='mod_weight',
                            mod_bias_var='mod_bias', fmt='NCHW'):
