@@ -198,8 +198,8 @@ class _LocalServer:
                 if server.fail_next > 0:
                     server.fail_next -= 1
                     self.send_error(500)
-                    return
-                super().do_GET()
+                else:
+                    super().do_GET()
 
             def log_message(self, *args):
                 pass
