@@ -249,7 +249,8 @@ class TFRecordDataset:
         if shard is not None:
             pairs = pairs.shard(*shard)
             epoch_size = len(range(shard[1], epoch_size, shard[0]))
-        shuffle_buffer = ((self._shuffle_mb << 20) - 1) // record_bytes + 1
+        # A buffer larger than an epoch shuffles the same way, but TensorFlow would reserve all of it for every epoch.
+        shuffle_buffer = min(((self._shuffle_mb << 20) - 1) // record_bytes + 1, max(epoch_size, 1))
 
         def epoch(index):
             if self._shuffle_mb <= 0:
