@@ -45,7 +45,7 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
     train.mirror_augment = mirror_augment
     train.image_snapshot_ticks = train.network_snapshot_ticks = snapshot_ticks
     train.random_seed = seed
-    sched.G_lrate_base = sched.D_lrate_base = 0.002
+    sched.G_lrate_base = 0.002
     sched.minibatch_size_base = 32
     sched.minibatch_gpu_base = 4
     D_loss.gamma = 10
@@ -71,8 +71,8 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
     # Configs A-D: progressive growing.
     if config_id in ('config-a', 'config-b', 'config-c', 'config-d'):
         sched.lod_initial_resolution = 8
-        sched.G_lrate_base = sched.D_lrate_base = 0.001
-        sched.G_lrate_dict = sched.D_lrate_dict = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
+        sched.G_lrate_base = 0.001
+        sched.G_lrate_dict = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
         sched.minibatch_size_dict = {8: 256, 16: 128, 32: 64, 64: 32}
         sched.minibatch_gpu_dict = {8: 32, 16: 16, 32: 8, 64: 4}
         G.synthesis_func = 'G_synthesis_stylegan_revised'

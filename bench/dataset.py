@@ -70,8 +70,8 @@ def time_reading(tfrecord_dir, minibatch, seconds):
         return count / (time.time() - start)
 
     results['get_minibatch_np (uint8 NCHW to numpy)'] = rate(lambda: dset.get_minibatch_np(minibatch))
-    it = iter(dset.as_tf_dataset(minibatch, mirror_augment=True, drange_net=[-1, 1]))
-    results['as_tf_dataset, mirror + [-1, 1] (tensors)'] = rate(lambda: next(it))
+    it = iter(dset.as_tf_dataset(minibatch))
+    results['as_tf_dataset (uint8 tensors, what training reads)'] = rate(lambda: next(it))
     path = dset._lod_files[0][0]
     per_record = (tf.data.TFRecordDataset(path).map(dataset.parse_tfrecord_tf, num_parallel_calls=2)
                   .shuffle(1000).repeat().batch(minibatch).prefetch(4))

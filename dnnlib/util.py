@@ -1,6 +1,7 @@
 """Small helpers shared across the project: EasyDict, Logger, format_time, looking objects up by
 dotted name, and open_url (local paths, file:// URLs and cached http(s) downloads)."""
 
+import contextlib
 import errno
 import glob
 import hashlib
@@ -355,6 +356,25 @@ def _is_retryable(err: Exception) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def atomic_write(path: str, mode: str = 'wb'):
+    """Write `path` through a temporary file beside it, flushed to disk and renamed over `path` only when the block
+    succeeds (os.replace is atomic within a directory: readers see the old file or the whole new one). On an error
+    the temporary file is removed and `path` is left as it was."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, mode) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp_path)
+        raise
+
+
 def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: bool = True,
              return_filename: bool = False) -> Any:
     """Open a local path, file:// URL or http(s) URL as a binary file object.
@@ -423,19 +443,9 @@ def open_url(url: str, cache_dir: str = None, num_attempts: int = 10, verbose: b
     if verbose:
         print(' done', flush=True)
 
-    # Save to the cache through a temporary file in the same directory, then rename: os.replace is
-    # atomic there, so a crash or a concurrent reader never sees a half-written cache file.
+    # A crash or a concurrent reader never sees a half-written cache file.
     os.makedirs(cache_dir, exist_ok=True)
-    fd, temp_file = tempfile.mkstemp(prefix='.' + os.path.basename(cache_file) + '.', suffix='.tmp', dir=cache_dir)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(temp_file, cache_file)
-    except BaseException:
-        try:
-            os.remove(temp_file)
-        except OSError:
-            pass
-        raise
+    with atomic_write(cache_file) as f:
+        f.write(data)
 
     return cache_file if return_filename else io.BytesIO(data)

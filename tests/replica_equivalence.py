@@ -1,5 +1,5 @@
-"""Run by test_distributed.py in fresh processes: the same training steps from the same weights and global
-batches on one replica (2 accumulation rounds) or on 2 MirroredStrategy replicas (two logical CPU devices).
+"""Run by test_distributed.py in fresh processes: the same minibatches from the same weights, reading the same
+dataset, on one replica (2 accumulation rounds) or on 2 MirroredStrategy replicas (two logical CPU devices).
 Saves the trained weights to an .npz file.
 
 Usage: python replica_equivalence.py single|mirrored OUT.npz
@@ -7,6 +7,7 @@ Usage: python replica_equivalence.py single|mirrored OUT.npz
 
 import os
 import sys
+import tempfile
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
@@ -16,10 +17,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import dnnlib.tflib as tflib  # noqa: E402
-from training.training_loop import Trainer, random_seeds, split_cpu  # noqa: E402
+from tfrecords_for_tests import color_squares, write_dataset  # noqa: E402
+from training import dataset  # noqa: E402
+from training.training_loop import Trainer, split_cpu  # noqa: E402
 
-# Noise inputs and style mixing on: with per-sample seeds, round r of the single replica and replica r draw the
-# same random numbers (tflib.reproducible_random keys them on the first seed of their share).
+# Noise inputs, style mixing and mirroring on: round r of the single replica and replica r draw the same random
+# numbers (the trainer keys them on the chunk of images, replica * rounds + round).
 NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, latent_size=8, dlatent_size=8,
            mapping_fmaps=8, mapping_layers=2, style_mixing_prob=0.9, randomize_noise=True)
 D_NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, mbstd_group_size=2)
@@ -32,7 +35,6 @@ def main(mode, out_path):
         strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices('CPU')][:2])
     else:
         strategy = tf.distribute.get_strategy()
-    rounds = 2 if mode == 'single' else 1  # 8 images: 2 rounds of 4, or 1 round of 2 replicas x 4.
 
     with strategy.scope():
         G = tflib.Network('G', func_name='training.networks_stylegan2.G_main', **NET)
@@ -44,18 +46,18 @@ def main(mode, out_path):
                 var.assign(np.float32(rnd.randn(*var.shape.as_list()) * (0.1 if 'bias' in name or 'strength' in name else 1.0)))
         Gs = G.clone('Gs')
     initial = {k: v.numpy() for k, v in G.trainables.items()}
-    trainer = Trainer(strategy, G, D, Gs, OPT, OPT, dict(func_name='training.loss.G_logistic_ns'),
-                      dict(func_name='training.loss.D_logistic_r1', gamma=10.0), True, 4, 16)
-    rnd = np.random.default_rng(0)
-    for step in range(3):
-        g_in = dict(latents=rnd.standard_normal([8, 8]), labels=np.zeros([8, 0]), seeds=random_seeds(rnd, 8))
-        d_in = dict(latents=rnd.standard_normal([8, 8]), labels=np.zeros([8, 0]), reals=rnd.standard_normal([8, 3, 8, 8]),
-                    seeds=random_seeds(rnd, 8))
-        trainer.step('G', 'loss', g_in, rounds, 0.002)
-        trainer.update_gs(0.9)
-        trainer.step('D', 'loss', d_in, rounds, 0.002)
-        if step == 0:
-            trainer.step('D', 'reg', d_in, rounds, 0.002)
+    trainer = Trainer(strategy=strategy, G=G, D=D, Gs=Gs, G_opt_args=OPT, D_opt_args=OPT,
+                      G_loss_args=dict(func_name='training.loss.G_logistic_ns'),
+                      D_loss_args=dict(func_name='training.loss.D_logistic_r1', gamma=10.0), G_smoothing_kimg=0.1,
+                      mirror_augment=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_dataset(os.path.join(tmp, 'squares'), color_squares(16, 8, seed=3))
+        training_set = dataset.TFRecordDataset(os.path.join(tmp, 'squares'), shuffle_seed=1)
+        # 8 images a minibatch: 2 rounds of 4, or 1 round of 2 replicas x 4.
+        minibatches = training_set.distributed_minibatches(strategy, 8)
+        seeds = np.random.default_rng(0).integers(1 << 62, size=[3, 2])
+        for index in range(3):
+            trainer.run_minibatch(index, next(minibatches), seeds[index], lod=0.0, learning_rate=0.002, minibatch_gpu=4)
     weights = {f'{net.name}/{k}': v.numpy() for net in (G, D, Gs) for k, v in net.trainables.items()}
     weights['replicas'] = np.array(strategy.num_replicas_in_sync)
     weights['moved'] = np.array(max(float(np.abs(G.get_var(k) - v).max()) for k, v in initial.items()))

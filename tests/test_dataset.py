@@ -1,5 +1,5 @@
 """training.dataset: NVIDIA's TFRecord layout read record for record, the original's calls and arguments, and the
-tf.data extras (mirror augment, dynamic range, distribution strategies)."""
+tf.data extras (parts and pieces of minibatches, distribution strategies)."""
 
 import os
 import subprocess
@@ -194,26 +194,15 @@ def test_bad_datasets_are_refused_with_the_reason(tmp_path):
         dataset.TFRecordDataset(str(tmp_path / 'gray'), max_label_size='all')
 
 
-def test_mirror_augment_and_dynamic_range(squares):
+def test_parts_and_splits_of_minibatches(squares):
     path, images, labels = squares
     dset = dataset.TFRecordDataset(path, max_label_size='full', shuffle_mb=0)
-    got, got_labels = next(iter(dset.as_tf_dataset(48, mirror_augment=True, drange_net=[-1, 1])))
-    got = got.numpy()
-    assert got.dtype == np.float32 and got.shape == (48, 3, 16, 16)
-    plain = np.tile(images, [4, 1, 1, 1]).astype(np.float32) * (2 / 255) - 1
-    flipped = [np.array_equal(g, p[:, :, ::-1]) for g, p in zip(got, plain)]
-    kept = [np.array_equal(g, p) for g, p in zip(got, plain)]
-    assert all(f or k for f, k in zip(flipped, kept))
-    assert 10 <= sum(flipped) <= 38  # About half of 48, each image on its own.
-    assert got.min() >= -1 and got.max() <= 1
-    np.testing.assert_array_equal(got_labels.numpy(), np.tile(labels, [4, 1]))
-
-
-def test_shards_are_disjoint(squares):
-    path, images, _ = squares
-    dset = dataset.TFRecordDataset(path, repeat=False, shuffle_mb=0)
-    part = np.concatenate([x.numpy() for x, _ in dset.as_tf_dataset(4, shard=(3, 1))])
-    np.testing.assert_array_equal(part, images[1::3])
+    # Minibatches of 8; keep images 4-7 of each, handed out as two pieces of 2.
+    pieces = list(dset.as_tf_dataset(8, part=(4, 4), split=2).take(4))
+    order = np.arange(2 * len(images)) % len(images)  # 12 images: the second minibatch runs into the second epoch.
+    for piece, expected in zip(pieces, [order[4:6], order[6:8], order[12:14], order[14:16]]):
+        np.testing.assert_array_equal(piece[0].numpy(), images[expected])
+        np.testing.assert_array_equal(piece[1].numpy(), labels[expected])
 
 
 DISTRIBUTE_SCRIPT = r'''

@@ -318,3 +318,38 @@ def test_progressive_config_b_to_d_networks():
     # At lod 1 the discriminator sees only the 8x8 box-downsampled image.
     blocky = images.reshape(4, 3, 8, 2, 8, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
     np.testing.assert_allclose(D.run(images, None), D.run(blocky, None), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('lod', [0.0, 0.5, 1.0, 1.5, 2.0])
+def test_skipping_inactive_levels_equals_the_full_blend(lod):
+    """min_lod = floor(lod) builds only the levels lod uses (the original's 'recursive' structure): same images,
+    scores and gradients as the full 'linear' blend of every level."""
+    G = small_G(synthesis_func='G_synthesis_stylegan_revised', resolution=32)
+    D = tflib.Network('D', func_name=nets.D_stylegan, num_channels=3, resolution=32, label_size=0, fmap_base=64)
+    rnd = np.random.RandomState(10)
+    for net in (G, D):
+        for name, var in net.vars.items():
+            if name.endswith('/bias'):
+                var.assign(np.float32(rnd.randn(*var.shape.as_list()) * 0.1))
+        net.set_var('lod', lod)
+    z, c = tf.constant(rnd.randn(4, 16), tf.float32), tf.zeros([4, 0])
+    reals = tf.constant(rnd.randn(4, 3, 32, 32), tf.float32)
+    names = [f'G/{k}' for k in G.trainables] + [f'D/{k}' for k in D.trainables]
+    variables = list(G.trainables.values()) + list(D.trainables.values())
+
+    def run(min_lod):
+        with tf.GradientTape() as tape:
+            fakes = G.get_output_for(z, c, is_training=True, style_mixing_prob=None, randomize_noise=False, min_lod=min_lod)
+            scores = D.get_output_for(fakes, c, min_lod=min_lod) + D.get_output_for(reals, c, min_lod=min_lod)
+            loss = tf.reduce_sum(tf.square(scores))
+        grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return fakes.numpy(), scores.numpy(), dict(zip(names, [g.numpy() for g in grads]))
+
+    full, skipped = run(0), run(int(np.floor(lod)))
+    np.testing.assert_allclose(skipped[0], full[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(skipped[1], full[1], rtol=1e-4, atol=1e-5)
+    for name, expected in full[2].items():
+        np.testing.assert_allclose(skipped[2][name], expected, rtol=1e-3, atol=1e-5 * max(1.0, np.abs(expected).max()), err_msg=name)
+    # At lod >= 1 the full blend gives the 32x32 layers no gradient: they are the ones skipped.
+    assert np.any(full[2]['G/G_synthesis/32x32/Conv1/weight']) == (lod < 1)
+    assert np.any(full[2]['D/32x32/Conv0/weight']) == (lod < 1)

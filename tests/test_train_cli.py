@@ -185,26 +185,32 @@ def test_loop_reuses_reals_for_r1_averages_summaries_per_step_and_stops_on_abort
     kwargs.sched_args.update(tick_kimg_base=0.016, tick_kimg_dict={})
     kwargs.update(minibatch_repeats=1, G_reg_interval=2, D_reg_interval=2)
     run_dir = str(tmp_path / 'results' / '00000-stylegan2-squares-1gpu-config-e')
-    calls = []  # (minibatch, which, phase, inputs, stats)
-    real_step = Trainer.step
+    calls = []  # (minibatch, phase, data, seed, stats averaged over the phase's rounds)
+    real_run_phase = Trainer.run_phase
 
-    def step(self, which, phase, inputs, rounds, learning_rate):
-        stats = real_step(self, which, phase, inputs, rounds, learning_rate)
-        # Every minibatch starts with its G step: count them.
-        minibatch = sum(1 for c in calls if c[1:3] == ('G', 'loss')) - ((which, phase) != ('G', 'loss'))
-        calls.append((minibatch, which, phase, {k: np.array(v) for k, v in inputs.items()}, stats))
-        if minibatch == 3 and which == 'D':  # The user asks to stop during minibatch 3 (tick 2 ends with minibatch 4).
+    def run_phase(self, name, data, seed, lod, learning_rate, minibatch_gpu):
+        before = len(self._pending_stats)
+        real_run_phase(self, name, data, seed, lod, learning_rate, minibatch_gpu)
+        values = {}
+        for stats in self._pending_stats[before:]:
+            for key, value in stats.items():
+                values.setdefault(key, []).append(float(value))
+        minibatch = sum(1 for c in calls if c[1] == 'TrainG') - (name != 'TrainG')  # Every minibatch starts with TrainG.
+        calls.append((minibatch, name, data, seed, {k: np.mean(v) for k, v in values.items()}))
+        if minibatch == 3 and name == 'TrainD':  # The user asks to stop during minibatch 3 (tick 2 ends with minibatch 4).
             open(os.path.join(run_dir, 'abort.txt'), 'w').close()
-        return stats
-    monkeypatch.setattr(Trainer, 'step', step)
+    monkeypatch.setattr(Trainer, 'run_phase', run_phase)
     dnnlib.submit_run(**kwargs)
 
-    # R1 runs on the reals of the D step just before it (NVIDIA's reg step reads the same fetched minibatch).
-    d_steps = [c for c in calls if c[1] == 'D']
-    regs = [i for i, c in enumerate(d_steps) if c[2] == 'reg']
-    assert regs and all(d_steps[i - 1][2] == 'loss' for i in regs)
+    # R1 runs on the reals of the D step just before it (NVIDIA's reg step reads the same fetched minibatch), with
+    # the same seed, so with the same mirroring (test_training_step checks that the seed gives the same reals).
+    d_phases = [c for c in calls if c[1] in ('TrainD', 'RegD')]
+    regs = [i for i, c in enumerate(d_phases) if c[1] == 'RegD']
+    assert regs and all(d_phases[i - 1][1] == 'TrainD' for i in regs)
     for i in regs:
-        np.testing.assert_array_equal(d_steps[i][3]['reals'], d_steps[i - 1][3]['reals'])
+        assert d_phases[i][2] is d_phases[i - 1][2] and np.array_equal(d_phases[i][3], d_phases[i - 1][3])
+    seeds = [c[3].tobytes() for c in calls if c[1] == 'TrainD']
+    assert len(set(seeds)) == len(seeds)  # Each minibatch has its own random numbers.
 
     # Stopped at tick 2 (minibatches 3-4), with a snapshot of that tick although snapshots come every 100 ticks.
     assert max(c[0] for c in calls) == 4
@@ -222,10 +228,10 @@ def test_loop_reuses_reals_for_r1_averages_summaries_per_step_and_stops_on_abort
                  'Timing/total_days', 'Resources/peak_gpu_mem_gb', 'TrainG/learning_rate', 'TrainD/learning_rate'):
         assert name in names, (name, sorted(names))
     tick1 = [c for c in calls if c[0] in (1, 2)]
-    for name, which, phase in (('Loss/scores/real', 'D', 'loss'), ('Loss/gradient_penalty', 'D', 'reg'),
-                               ('Loss/D/reg', 'D', 'reg'), ('Loss/pl_penalty', 'G', 'reg'), ('Loss/G/loss', 'G', 'loss')):
-        produced = [c[4][name] for c in tick1 if c[1:3] == (which, phase)]
-        assert len(produced) == (2 if phase == 'loss' else 1)
+    for name, phase in (('Loss/scores/real', 'TrainD'), ('Loss/gradient_penalty', 'RegD'), ('Loss/D/reg', 'RegD'),
+                        ('Loss/pl_penalty', 'RegG'), ('Loss/G/loss', 'TrainG'), ('RegG/learning_rate', 'RegG')):
+        produced = [c[4][name] for c in tick1 if c[1] == phase]
+        assert len(produced) == (2 if phase.startswith('Train') else 1)
         assert scalars[(name, 24)] == pytest.approx(np.mean(produced), rel=1e-5), name
     assert scalars[('Progress/tick', 24)] == 1
 

@@ -17,9 +17,9 @@ def test_generator_moves_to_the_data_distribution():
     D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', num_channels=3, resolution=8,
                       label_size=0, fmap_base=64, fmap_max=32)
     opt = dict(beta1=0.0, beta2=0.99, epsilon=1e-8, learning_rate=0.002)
-    trainer = Trainer(tf.distribute.get_strategy(), G, D, G.clone('Gs'), opt, opt,
-                      dict(func_name='training.loss.G_logistic_ns_pathreg'), dict(func_name='training.loss.D_logistic_r1', gamma=1.0),
-                      True, 4, 16)
+    trainer = Trainer(strategy=tf.distribute.get_strategy(), G=G, D=D, Gs=G.clone('Gs'), G_opt_args=opt, D_opt_args=opt,
+                      G_loss_args=dict(func_name='training.loss.G_logistic_ns_pathreg'),
+                      D_loss_args=dict(func_name='training.loss.D_logistic_r1', gamma=1.0))
     rnd = np.random.RandomState(0)
     z_eval = rnd.randn(64, 16)
 
@@ -28,17 +28,11 @@ def test_generator_moves_to_the_data_distribution():
 
     before = np.abs(fake_means() - TARGET).max()
     n = 8
-    for step in range(300):
-        g_in = dict(latents=rnd.randn(n, 16), labels=np.zeros([n, 0]))
-        trainer.step('G', 'loss', g_in, 1, 0.002 * 0.8)
-        if step % 4 == 0:
-            trainer.step('G', 'reg', dict(pl_latents=rnd.randn(n // 2, 16), pl_labels=np.zeros([n // 2, 0]),
-                                          pl_noise=rnd.randn(n // 2, 3, 8, 8) / 8), 1, 0.002 * 0.8)
+    for index in range(300):
         reals = TARGET[np.newaxis, :, np.newaxis, np.newaxis] + 0.05 * rnd.randn(n, 3, 8, 8)
-        d_in = dict(latents=rnd.randn(n, 16), labels=np.zeros([n, 0]), reals=reals)
-        trainer.step('D', 'loss', d_in, 1, 0.002 * 16 / 17)
-        if step % 16 == 0:
-            trainer.step('D', 'reg', d_in, 1, 0.002 * 16 / 17)
+        reals = np.clip(np.rint((reals + 1) * 127.5), 0, 255).astype(np.uint8)  # As the dataset stores them.
+        trainer.run_minibatch(index, (tf.constant(reals), tf.zeros([n, 0])), rnd.randint(1 << 30, size=2), lod=0.0,
+                              learning_rate=0.002, minibatch_gpu=n)
     after_means = fake_means()
     after = np.abs(after_means - TARGET).max()
     assert before > 0.3  # The untrained generator is far from the data...

@@ -1,19 +1,20 @@
-"""One training step of G and D equals the losses, gradients and Adam updates written out plainly here."""
+"""One training phase of G or D equals the losses, gradients and Adam updates written out plainly here; reals are
+processed in the step as NVIDIA's numpy-era process_reals did."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import dnnlib
 import dnnlib.tflib as tflib
-from training.training_loop import Trainer
+from training.training_loop import Trainer, _check_finite, process_reals
 
 NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, latent_size=8, dlatent_size=8,
            mapping_fmaps=8, mapping_layers=2, style_mixing_prob=None, randomize_noise=False)
 LR, BETA1, BETA2, EPS = 0.002, 0.0, 0.99, 1e-8
+SEED = np.array([12, 34])
 
 
-def make_trainer(G_loss='training.loss.G_logistic_ns_pathreg', gamma=10.0):
+def make_trainer(G_loss='training.loss.G_logistic_ns_pathreg', gamma=10.0, mirror_augment=False):
     G = tflib.Network('G', func_name='training.networks_stylegan2.G_main', **NET)
     D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', num_channels=3, resolution=8,
                       label_size=0, fmap_base=32, fmap_max=16)
@@ -21,9 +22,18 @@ def make_trainer(G_loss='training.loss.G_logistic_ns_pathreg', gamma=10.0):
         if name.endswith('bias') or name.endswith('noise_strength'):
             var.assign(np.float32(np.random.RandomState(len(name)).randn(*var.shape.as_list()) * 0.1))
     opt_args = dict(beta1=BETA1, beta2=BETA2, epsilon=EPS, learning_rate=LR)
-    return Trainer(tf.distribute.get_strategy(), G, D, G.clone('Gs'), opt_args, opt_args,
-                   dict(func_name=G_loss), dict(func_name='training.loss.D_logistic_r1', gamma=gamma),
-                   lazy_regularization=True, G_reg_interval=4, D_reg_interval=16)
+    return Trainer(strategy=tf.distribute.get_strategy(), G=G, D=D, Gs=G.clone('Gs'), G_opt_args=opt_args,
+                   D_opt_args=opt_args, G_loss_args=dict(func_name=G_loss),
+                   D_loss_args=dict(func_name='training.loss.D_logistic_r1', gamma=gamma), mirror_augment=mirror_augment)
+
+
+def phase_index(trainer, name):
+    return [phase.name for phase in trainer.phases].index(name)
+
+
+def random_data(rnd, n, res=8):
+    images = rnd.randint(0, 256, size=[n, 3, res, res]).astype(np.uint8)
+    return (tf.constant(images), tf.zeros([n, 0])), images.astype(np.float64) / 127.5 - 1
 
 
 def snapshot(net):
@@ -65,18 +75,31 @@ def assert_params(net, expected):
         np.testing.assert_allclose(net.get_var(name), value, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
+def test_phase_table_and_lazy_regularization_rescale_learning_rate_and_betas():
+    trainer = make_trainer()
+    assert [(p.name, p.net, p.terms, p.interval) for p in trainer.phases] == [
+        ('TrainG', 'G', 'loss', 1), ('RegG', 'G', 'reg', 4), ('Gs', 'Gs', None, 1), ('TrainD', 'D', 'loss', 1),
+        ('RegD', 'D', 'reg', 16)]
+    assert trainer.G_opt.learning_rate == pytest.approx(LR * 0.8)
+    assert trainer.G_opt.beta2 == pytest.approx(0.99 ** 0.8)
+    assert trainer.D_opt.beta2 == pytest.approx(0.99 ** (16 / 17))
+    assert trainer.G_reg_opt.moments1 is trainer.G_opt.moments1
+    # A G loss without a regularizer has no RegG phase.
+    assert [p.name for p in make_trainer(G_loss='training.loss.G_logistic_ns').phases] == ['TrainG', 'Gs', 'TrainD', 'RegD']
+
+
 def test_d_step_and_r1_step():
     trainer = make_trainer()
     G, D = trainer.G, trainer.D
-    rnd = np.random.RandomState(0)
-    inputs = dict(latents=rnd.randn(4, 8), labels=np.zeros([4, 0]), reals=rnd.randn(4, 3, 8, 8))
-    z, c, x = (tf.constant(inputs[k], tf.float32) for k in ('latents', 'labels', 'reals'))
+    data, reals = random_data(np.random.RandomState(0), 4)
+    z = trainer.draw_inputs(phase_index(trainer, 'TrainD'), SEED, 0, 0.0, 0, 4, *data).latents
+    x, c = tf.constant(reals, tf.float32), tf.zeros([4, 0])
 
     def d_loss():
         fake = G.get_output_for(z, c, is_training=True)
         return tf.reduce_mean(tf.nn.softplus(D.get_output_for(fake, c)) + tf.nn.softplus(-D.get_output_for(x, c)))
     params, grads = snapshot(D), grads_of(d_loss, D)
-    trainer.step('D', 'loss', inputs, rounds=1, learning_rate=lazy(16)[0])
+    trainer.run_phase('TrainD', data, SEED, lod=0.0, learning_rate=LR, minibatch_gpu=4)
     assert_params(D, adam_first_step(params, grads, *lazy(16)))
 
     def r1():
@@ -86,61 +109,69 @@ def test_d_step_and_r1_step():
         return tf.reduce_mean(tf.reduce_sum(tf.square(tape.gradient(scores, x)), axis=[1, 2, 3]) * 10.0 * 0.5 * 16)
     first_grads = grads
     params, grads = snapshot(D), grads_of(r1, D)
-    lr, b1, b2 = lazy(16)
-    trainer.step('D', 'reg', inputs, rounds=1, learning_rate=lr)
+    trainer.run_phase('RegD', data, SEED, lod=0.0, learning_rate=LR, minibatch_gpu=4)
     # The regularization step continues the main step's Adam state (shared moments and step count).
-    assert_params(D, adam_second_step(params, first_grads, grads, lr, b1, b2))
+    assert_params(D, adam_second_step(params, first_grads, grads, *lazy(16)))
     assert trainer.D_opt.step.numpy() == 2
+    stats = trainer.pop_stats()
+    assert stats['RegD/learning_rate'] == pytest.approx(lazy(16)[0]) and stats['TrainD/overflow_frequency'] == 0
 
 
 def test_g_step_with_path_length_reg_and_accumulation():
     trainer = make_trainer()
     G, D = trainer.G, trainer.D
-    rnd = np.random.RandomState(1)
-    latents = rnd.randn(4, 8)
+    data, _ = random_data(np.random.RandomState(1), 4)
     params = snapshot(G)
+    train_g = phase_index(trainer, 'TrainG')
+    latents = [trainer.draw_inputs(train_g, SEED, chunk, 0.0, 0, 2).latents for chunk in (0, 1)]
 
     def g_loss(z):
-        z = tf.constant(z, tf.float32)
         c = tf.zeros([z.shape[0], 0])
         return tf.reduce_mean(tf.nn.softplus(-D.get_output_for(G.get_output_for(z, c, is_training=True), c)))
     # Two rounds of two samples: the update uses the mean of the two rounds' gradients.
-    g1, g2 = grads_of(lambda: g_loss(latents[:2]), G), grads_of(lambda: g_loss(latents[2:]), G)
+    g1, g2 = grads_of(lambda: g_loss(latents[0]), G), grads_of(lambda: g_loss(latents[1]), G)
     grads = {k: (g1[k] + g2[k]) / 2 for k in g1}
-    trainer.step('G', 'loss', dict(latents=latents, labels=np.zeros([4, 0])), rounds=2, learning_rate=lazy(4)[0])
+    trainer.run_phase('TrainG', data, SEED, lod=0.0, learning_rate=LR, minibatch_gpu=2)
     assert_params(G, adam_first_step(params, grads, *lazy(4)))
 
-    # Path length regularization, written out: |J^T y| per sample, its running mean, (|J^T y| - a)^2 * 2 * interval.
-    pl_latents, pl_noise = rnd.randn(2, 8), rnd.randn(2, 3, 8, 8) / 8.0
+    # Path length regularization, written out: |J^T y| per sample, its running mean, (|J^T y| - a)^2 * 2 * interval,
+    # on half a round's images (pl_minibatch_shrink 2) with y ~ N(0, 1) / sqrt(8 * 8).
+    inputs = trainer.draw_inputs(phase_index(trainer, 'RegG'), SEED, 0, 0.0, 0, 4)
+    assert inputs.pl_latents.shape == (2, 8) and inputs.pl_noise.shape == (2, 3, 8, 8)
+    assert 0.05 < float(tf.math.reduce_std(inputs.pl_noise)) < 0.2  # 1/8 = 0.125.
     pl_mean_before = float(trainer.pl_mean.numpy())
 
     def pl_reg():
         with tf.GradientTape() as tape:
-            images, dlatents = G.get_output_for(tf.constant(pl_latents, tf.float32), tf.zeros([2, 0]), is_training=True, return_dlatents=True)
+            images, dlatents = G.get_output_for(inputs.pl_latents, tf.zeros([2, 0]), is_training=True, return_dlatents=True)
             tape.watch(dlatents)
-            y = tf.reduce_sum(images * tf.constant(pl_noise, tf.float32))
+            y = tf.reduce_sum(images * inputs.pl_noise)
         lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(tape.gradient(y, dlatents)), axis=2), axis=1))
         a = pl_mean_before + 0.01 * (tf.reduce_mean(lengths) - pl_mean_before)
         pl_reg.lengths = lengths.numpy()
         return tf.reduce_mean(tf.square(lengths - a) * 2.0 * 4)
     expected_grads = grads_of(pl_reg, G)
-    lr, b1, b2 = lazy(4)
     params = snapshot(G)
-    trainer.step('G', 'reg', dict(pl_latents=pl_latents, pl_labels=np.zeros([2, 0]), pl_noise=pl_noise), rounds=1, learning_rate=lr)
-    assert_params(G, adam_second_step(params, grads, expected_grads, lr, b1, b2))
+    trainer.run_phase('RegG', data, SEED, lod=0.0, learning_rate=LR, minibatch_gpu=4)
+    assert_params(G, adam_second_step(params, grads, expected_grads, *lazy(4)))
     np.testing.assert_allclose(trainer.pl_mean.numpy(), pl_mean_before + 0.01 * (pl_reg.lengths.mean() - pl_mean_before), rtol=1e-5)
 
 
 def test_non_finite_gradients_skip_the_update():
     trainer = make_trainer()
     D = trainer.D
+    D.set_var('Output/bias', np.full([1], np.nan, np.float32))
     params = snapshot(D)
-    bad = dict(latents=np.zeros([2, 8]), labels=np.zeros([2, 0]), reals=np.full([2, 3, 8, 8], np.nan))
-    stats = trainer.step('D', 'loss', bad, rounds=1, learning_rate=0.01)
-    assert not np.isfinite(stats['Loss/D/loss'])
+    data, _ = random_data(np.random.RandomState(2), 2)
+    trainer.run_phase('TrainD', data, SEED, lod=0.0, learning_rate=0.01, minibatch_gpu=2)
+    stats = trainer.pop_stats()
+    assert not np.isfinite(stats['Loss/D/loss']) and stats['TrainD/overflow_frequency'] == 1
     for name, value in params.items():
         np.testing.assert_array_equal(D.get_var(name), value)
     assert trainer.D_opt.step.numpy() == 0
+    with pytest.raises(FloatingPointError, match=r"Loss/D/loss.*not finite.*last good snapshot in /runs/00001-x"):
+        _check_finite(stats, '/runs/00001-x')
+    _check_finite({'Loss/G/loss': 1.5}, '/runs/00001-x')
 
 
 def test_reset_optimizers_makes_the_next_step_a_first_step():
@@ -148,20 +179,20 @@ def test_reset_optimizers_makes_the_next_step_a_first_step():
     G, D = trainer.G, trainer.D
     rnd = np.random.RandomState(5)
     for _ in range(2):
-        trainer.step('D', 'loss', dict(latents=rnd.randn(4, 8), labels=np.zeros([4, 0]), reals=rnd.randn(4, 3, 8, 8)),
-                     rounds=1, learning_rate=0.01)
+        trainer.run_phase('TrainD', random_data(rnd, 4)[0], rnd.randint(1 << 30, size=2), 0.0, 0.01, 4)
     trainer.reset_optimizers()
     assert trainer.D_opt.step.numpy() == 0 and trainer.G_reg_opt.step.numpy() == 0
     assert not any(np.any(m.numpy()) for m in trainer.D_opt.moments1 + trainer.D_opt.moments2)
 
-    z, c, x = tf.constant(rnd.randn(4, 8), tf.float32), tf.zeros([4, 0]), tf.constant(rnd.randn(4, 3, 8, 8), tf.float32)
+    data, reals = random_data(rnd, 4)
+    z = trainer.draw_inputs(phase_index(trainer, 'TrainD'), SEED, 0, 0.0, 0, 4, *data).latents
+    x, c = tf.constant(reals, tf.float32), tf.zeros([4, 0])
 
     def d_loss():
         fake = G.get_output_for(z, c, is_training=True)
         return tf.reduce_mean(tf.nn.softplus(D.get_output_for(fake, c)) + tf.nn.softplus(-D.get_output_for(x, c)))
     params, grads = snapshot(D), grads_of(d_loss, D)
-    trainer.step('D', 'loss', dict(latents=z.numpy(), labels=np.zeros([4, 0]), reals=x.numpy()), rounds=1,
-                 learning_rate=lazy(16)[0])
+    trainer.run_phase('TrainD', data, SEED, lod=0.0, learning_rate=LR, minibatch_gpu=4)
     assert_params(D, adam_first_step(params, grads, *lazy(16)))
 
 
@@ -173,64 +204,73 @@ def test_gs_is_the_moving_average_of_g():
     G.set_var(name, before + 1.0)
     trainer.update_gs(0.75)
     np.testing.assert_allclose(Gs.get_var(name), (before + 1.0) + (before - (before + 1.0)) * 0.75, rtol=1e-6)
+    # In a minibatch, beta = 0.5 ** (minibatch / (G_smoothing_kimg * 1000)): 0.5 for 8 images at 0.008 kimg.
+    trainer.G_smoothing_kimg = 0.008
+    G.set_var(name, before)
+    expected = before + (Gs.get_var(name) - before) * 0.5
+    trainer.run_phase('Gs', random_data(np.random.RandomState(0), 8)[0], SEED, 0.0, LR, 4)
+    np.testing.assert_allclose(Gs.get_var(name), expected, rtol=1e-6)
 
 
-def test_lazy_regularization_rescales_learning_rate_and_betas():
-    trainer = make_trainer()
-    assert trainer.G_opt.learning_rate == pytest.approx(LR * 0.8)
-    assert trainer.G_opt.beta2 == pytest.approx(0.99 ** 0.8)
-    assert trainer.D_opt.beta2 == pytest.approx(0.99 ** (16 / 17))
-    assert trainer.G_reg_opt.moments1 is trainer.G_opt.moments1
-    assert dnnlib.EasyDict(a=1).a == 1
-
-
-def test_steps_are_traced_once():
+def test_minibatches_run_the_due_phases_and_trace_each_once():
     trainer = make_trainer()
     rnd = np.random.RandomState(3)
-    for _ in range(3):
-        trainer.step('G', 'loss', dict(latents=rnd.randn(4, 8), labels=np.zeros([4, 0])), rounds=2, learning_rate=0.001)
-        trainer.step('D', 'loss', dict(latents=rnd.randn(4, 8), labels=np.zeros([4, 0]), reals=rnd.randn(4, 3, 8, 8)),
-                     rounds=1, learning_rate=0.001)
-        trainer.update_gs(0.9)
-    counts = [fn.experimental_get_tracing_count() for fn in trainer._accumulate_fns.values()]
-    counts += [trainer._apply_fns[name].experimental_get_tracing_count() for name in ('TrainG', 'TrainD')]
-    assert counts == [1, 1, 1, 1]
+    for index in range(5):
+        trainer.run_minibatch(index, random_data(rnd, 4)[0], rnd.randint(1 << 30, size=2), 0.0, LR, minibatch_gpu=2)
+    # RegG at minibatches 0 and 4, RegD at 0; each optimizer steps once per phase it runs.
+    assert trainer.G_opt.step.numpy() == 5 + 2 and trainer.D_opt.step.numpy() == 5 + 1
+    assert [fn.experimental_get_tracing_count() for fn in trainer._round_fns.values()] == [1, 1, 1, 1]
+    assert all(trainer._apply_fns[name].experimental_get_tracing_count() == 1 for name in ('TrainG', 'RegG', 'TrainD', 'RegD'))
     assert trainer._gs_update_fn.experimental_get_tracing_count() == 1
+    stats = trainer.pop_stats()
+    assert set(stats) >= {'Loss/scores/real', 'Loss/scores/fake', 'Loss/gradient_penalty', 'Loss/pl_lengths', 'Loss/G/loss',
+                          'Loss/D/reg', 'TrainG/learning_rate', 'RegD/overflow_frequency'}
+    assert trainer.pop_stats() == {}
 
 
-def test_process_reals_maps_range_fades_and_upsamples():
-    from training.training_loop import process_reals
-    x = np.random.RandomState(4).randint(0, 256, size=[2, 3, 4, 4]).astype(np.uint8)
-    net = x.astype(np.float64) / 127.5 - 1
-    np.testing.assert_allclose(process_reals(x, 0.0, False, [0, 255], [-1, 1], None), net, rtol=1e-6, atol=1e-6)
-    # lod 1.25: a quarter of the way to the 2x2-box version, then nearest-upsampled x2.
-    box = net.reshape(2, 3, 2, 2, 2, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
-    expected = (net * 0.75 + box * 0.25).repeat(2, axis=2).repeat(2, axis=3)
-    np.testing.assert_allclose(process_reals(x, 1.25, False, [0, 255], [-1, 1], None), expected, rtol=1e-5, atol=1e-6)
-    mirrored = process_reals(x, 0.0, True, [0, 255], [-1, 1], np.random.default_rng(0))
-    flips = [np.allclose(m, n[:, :, ::-1]) for m, n in zip(mirrored, net)]
-    for m, n, flipped in zip(mirrored, net, flips):
-        np.testing.assert_allclose(m, n[:, :, ::-1] if flipped else n, rtol=1e-6, atol=1e-6)
+def process_reals_np(x, lod, drange_data, drange_net, flip):
+    """NVIDIA's process_reals in numpy: to the network's range, mirror the images where `flip`, fade towards the 2x2
+    box average by lod - floor(lod), nearest-upsample by 2^floor(lod)."""
+    x = (x.astype(np.float64) - drange_data[0]) * (drange_net[1] - drange_net[0]) / (drange_data[1] - drange_data[0]) + drange_net[0]
+    x[flip] = x[flip, :, :, ::-1]
+    alpha = lod - np.floor(lod)
+    n, c, h, w = x.shape
+    coarse = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
+    x = x + (coarse - x) * alpha
+    factor = 2 ** int(np.floor(lod))
+    return x.repeat(factor, axis=2).repeat(factor, axis=3)
 
 
-def test_non_finite_loss_stops_with_a_clear_message():
-    from training.training_loop import _check_finite
-    _check_finite({'Loss/G/loss': 1.5}, '/runs/00001-x')
-    with pytest.raises(FloatingPointError, match=r"Loss/D/reg.*not finite.*last good snapshot in /runs/00001-x"):
-        _check_finite({'Loss/G/loss': 1.5, 'Loss/D/reg': float('nan')}, '/runs/00001-x')
+@pytest.mark.parametrize('lod', [0.0, 0.5, 1.0, 2.5])
+@pytest.mark.parametrize('mirror', [False, True])
+def test_process_reals_in_the_step_equals_numpy(lod, mirror):
+    level = int(np.floor(lod))
+    x = np.random.RandomState(4).randint(0, 256, size=[64, 3, 16 >> level, 16 >> level]).astype(np.uint8)
+    with tflib.reproducible_random(tf.constant([5, 6], tf.int64)):
+        got = tf.function(lambda x: process_reals(x, tf.constant(lod), level, mirror, [0, 255], [-1, 1]))(x).numpy()
+    assert got.shape == (64, 3, 16, 16)
+    plain = process_reals_np(x, lod, [0, 255], [-1, 1], np.zeros(64, bool))
+    flipped = process_reals_np(x, lod, [0, 255], [-1, 1], np.ones(64, bool))
+    is_flipped = np.array([np.allclose(g, f, atol=1e-5) and not np.allclose(g, p, atol=1e-5) for g, p, f in zip(got, plain, flipped)])
+    np.testing.assert_allclose(got, process_reals_np(x, lod, [0, 255], [-1, 1], is_flipped), rtol=1e-5, atol=1e-5)
+    assert (16 <= is_flipped.sum() <= 48) if mirror else not is_flipped.any()  # About half, each image on its own.
 
 
-class _NoLabels:
-    def get_random_labels_np(self, n, rnd):
-        del rnd
-        return np.zeros([n, 0], np.float32)
+def test_the_r1_phase_sees_the_reals_of_the_d_phase():
+    trainer = make_trainer(mirror_augment=True)
+    data, _ = random_data(np.random.RandomState(7), 16)
+    args = (SEED, 3, 0.0, 0, 16, *data)
+    main, reg = (trainer.draw_inputs(phase_index(trainer, name), *args) for name in ('TrainD', 'RegD'))
+    np.testing.assert_array_equal(main.reals.numpy(), reg.reals.numpy())
+    other_chunk = trainer.draw_inputs(phase_index(trainer, 'TrainD'), SEED, 4, 0.0, 0, 16, *data)
+    assert not np.array_equal(main.reals.numpy(), other_chunk.reals.numpy())  # Mirroring differs by chunk.
 
 
 def test_path_length_batch_with_an_odd_minibatch_gpu():
     # 6 images in 2 rounds of 3 (minibatch_gpu 3): as in the original, each round's path length batch is 3 // 2 = 1.
     trainer = make_trainer()
-    inputs = trainer.g_inputs(np.random.default_rng(0), _NoLabels(), 6, 'reg', chunks=2)
-    assert inputs['pl_latents'].shape == (2, 8) and inputs['pl_noise'].shape == (2, 3, 8, 8)
-    assert inputs['pl_labels'].shape == (2, 0)
-    stats = trainer.step('G', 'reg', inputs, rounds=2, learning_rate=0.001)
+    inputs = trainer.draw_inputs(phase_index(trainer, 'RegG'), SEED, 0, 0.0, 0, 3)
+    assert inputs.pl_latents.shape == (1, 8) and inputs.pl_noise.shape == (1, 3, 8, 8) and inputs.pl_labels.shape == (1, 0)
+    trainer.run_phase('RegG', random_data(np.random.RandomState(0), 6)[0], SEED, 0.0, 0.001, minibatch_gpu=3)
+    stats = trainer.pop_stats()
     assert np.isfinite(stats['Loss/G/reg']) and stats['Loss/G/reg'] > 0

@@ -9,8 +9,9 @@ TFRecordDataset takes the original's arguments and offers its calls:
     dset.configure(minibatch_size, lod)           # lod 0 = full resolution, 1 = half, ...
     images, labels = dset.get_minibatch_np(n)     # uint8 [n, C, H, W], float32 [n, label_size]
     labels = dset.get_random_labels_np(n)
-Beyond the original: as_tf_dataset() (optional mirror augment and mapping to the network's range, e.g. [-1, 1])
-and distribute(strategy, ...), which gives each replica its own part of every minibatch.
+Beyond the original: as_tf_dataset() (the stream as a tf.data pipeline of uint8 minibatches) and
+distribute(strategy, ...), which gives each replica its own part of every minibatch; the training step maps the
+images to the network's range, mirrors and fades them on the device (training_loop.process_reals).
 
 The image order is reproducible: epoch e is shuffled with a seed made of shuffle_seed and e (and TensorFlow's
 global seed), and dset.position counts the images handed out. With repeat=True, a new pipeline (another lod or
@@ -44,19 +45,6 @@ def parse_tfrecord_tf(record):
     """One serialized Example -> uint8 tensor of its 'shape' (CHW)."""
     features = tf.io.parse_single_example(record, features=_FEATURES)
     return tf.reshape(tf.io.decode_raw(features['data'], tf.uint8), features['shape'])
-
-
-def adjust_dynamic_range_tf(images, drange_in, drange_out):
-    """Map values linearly from drange_in to drange_out as float32 (uint8 [0, 255] -> [-1, 1]: x * 2/255 - 1)."""
-    scale = (drange_out[1] - drange_out[0]) / (drange_in[1] - drange_in[0])
-    bias = drange_out[0] - drange_in[0] * scale
-    return tf.cast(images, tf.float32) * scale + bias
-
-
-def mirror_tf(images):
-    """Flip each NCHW image left-right with probability 1/2."""
-    flip = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < 0.5
-    return tf.where(flip, tf.reverse(images, axis=[3]), images)
 
 
 class TFRecordDataset:
@@ -197,6 +185,11 @@ class TFRecordDataset:
         images, labels = self.get_minibatch_tf()
         return images.numpy(), labels.numpy()
 
+    @property
+    def label_table(self):
+        """The labels of all images [num_images, label_size] (what random labels are drawn from); None without labels."""
+        return self._np_labels if self.label_size else None
+
     def get_random_labels_tf(self, minibatch_size):
         """Labels of uniformly random dataset entries, as a tensor."""
         return tf.constant(self.get_random_labels_np(minibatch_size))
@@ -225,13 +218,12 @@ class TFRecordDataset:
     # ------------------------------------------------------------------------------------------------
     # tf.data pipelines.
 
-    def as_tf_dataset(self, minibatch_size, lod=0, mirror_augment=False, drange_net=None, shard=None, start=0):
-        """A tf.data.Dataset of (images, labels) minibatches at the level floor(lod).
+    def as_tf_dataset(self, minibatch_size, lod=0, start=0, part=None, split=1):
+        """A tf.data.Dataset of (images uint8 [N, C, H, W], labels) minibatches at the level floor(lod).
 
-        Images are uint8 NCHW, or float32 mapped from [0, 255] to drange_net (e.g. [-1, 1]) when given;
-        mirror_augment flips each image left-right with probability 1/2. shard=(count, index) keeps every
-        count-th image starting at index (before shuffling), so that input pipelines see disjoint images.
         start: the first image of the stream to hand out (a position, see the module's doc).
+        part=(offset, count) keeps images [offset, offset + count) of every minibatch; only those are decoded.
+        split=k hands out each minibatch (or part) as k consecutive pieces, one element each.
         """
         lod = self._check_level(minibatch_size, lod)
         path, shape = self._lod_files[lod]
@@ -246,9 +238,6 @@ class TFRecordDataset:
             labels = tf.data.Dataset.from_tensors(np.zeros([0], self.label_dtype)).repeat()
         pairs = tf.data.Dataset.zip((records, labels))
         epoch_size = self.num_images
-        if shard is not None:
-            pairs = pairs.shard(*shard)
-            epoch_size = len(range(shard[1], epoch_size, shard[0]))
         # A buffer larger than an epoch shuffles the same way, but TensorFlow would reserve all of it for every epoch.
         shuffle_buffer = min(((self._shuffle_mb << 20) - 1) // record_bytes + 1, max(epoch_size, 1))
 
@@ -265,32 +254,44 @@ class TFRecordDataset:
         dset = dset.batch(minibatch_size)
 
         def parse(records, labels):
+            if part is not None:
+                records, labels = records[part[0]:part[0] + part[1]], labels[part[0]:part[0] + part[1]]
             data = tf.io.parse_example(records, _FEATURES)['data']
-            images = tf.reshape(tf.io.decode_raw(data, tf.uint8), [-1] + shape)
-            if mirror_augment:
-                images = mirror_tf(images)
-            if drange_net is not None:
-                images = adjust_dynamic_range_tf(images, self.dynamic_range, drange_net)
-            return images, labels
+            return tf.reshape(tf.io.decode_raw(data, tf.uint8), [-1] + shape), labels
 
         dset = dset.map(parse, num_parallel_calls=self._num_threads)
-        if self._prefetch_mb > 0:
-            dset = dset.prefetch(((self._prefetch_mb << 20) - 1) // (record_bytes * minibatch_size) + 1)
+        if split > 1:
+            dset = dset.flat_map(lambda images, labels: tf.data.Dataset.from_tensor_slices(
+                (tf.reshape(images, [split, -1] + shape), tf.reshape(labels, [split, tf.shape(labels)[0] // split, self.label_size]))))
+        if self._prefetch_mb > 0:  # prefetch_mb of images, but no more than an epoch (the stream repeats forever).
+            images = min(((self._prefetch_mb << 20) - 1) // record_bytes + 1, max(epoch_size, minibatch_size))
+            dset = dset.prefetch((images - 1) // (minibatch_size // split) + 1)
         return dset
 
-    def distribute(self, strategy, minibatch_size, lod=0, mirror_augment=False, drange_net=None):
-        """Feed a tf.distribute strategy: each step gives every replica its own minibatch_size / num_replicas
-        images (and labels). With several workers, each worker's input pipeline reads its own share of the images."""
+    def distribute(self, strategy, minibatch_size, lod=0, start=None):
+        """The image stream from `start` (default: the current position) for a tf.distribute strategy: each step,
+        replica k of the run gets images [k * n, (k + 1) * n) of the next minibatch (n = minibatch_size / replicas),
+        uint8, with their labels. Every worker walks the same shuffled stream and decodes only its replicas' images,
+        so a run sees the same images in the same groups whatever the number of workers, replicas and rounds."""
         replicas = strategy.num_replicas_in_sync
         if minibatch_size % replicas != 0:
             raise ValueError(f'minibatch_size {minibatch_size} is not a multiple of the {replicas} replicas.')
+        start = self._position if start is None else start
 
         def dataset_fn(context):
-            shard = (context.num_input_pipelines, context.input_pipeline_id) if context.num_input_pipelines > 1 else None
-            return self.as_tf_dataset(context.get_per_replica_batch_size(minibatch_size), lod, mirror_augment,
-                                      drange_net, shard)
+            per_worker = minibatch_size // context.num_input_pipelines
+            local_replicas = per_worker // context.get_per_replica_batch_size(minibatch_size)
+            return self.as_tf_dataset(minibatch_size, lod, start=start, part=(context.input_pipeline_id * per_worker, per_worker),
+                                      split=local_replicas)
 
         return strategy.distribute_datasets_from_function(dataset_fn)
+
+    def distributed_minibatches(self, strategy, minibatch_size, lod=0):
+        """Iterate distribute(strategy, minibatch_size, lod) from the current position, advancing the position by a
+        minibatch at each step (so that a snapshot's position is where a resumed run continues)."""
+        for images_and_labels in iter(self.distribute(strategy, minibatch_size, lod)):
+            self._position += minibatch_size
+            yield images_and_labels
 
 
 def load_dataset(class_name=None, data_dir=None, verbose=False, **kwargs):

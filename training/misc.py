@@ -2,7 +2,6 @@
 
 import os
 import pickle
-import tempfile
 from typing import Any, Callable
 
 import numpy as np
@@ -69,18 +68,8 @@ def load_pkl(file_or_url: Any) -> Any:
 def save_pkl(obj: Any, filename: str) -> None:
     """Write networks (e.g. the tuple (G, D, Gs)) in NVIDIA's pickle format, atomically."""
     data = network_pickle.dumps(obj)
-    directory = os.path.dirname(os.path.abspath(filename))
-    fd, tmp_path = tempfile.mkstemp(prefix='.' + os.path.basename(filename) + '.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp_path, filename)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    with dnnlib.util.atomic_write(filename) as file:
+        file.write(data)
 
 
 # ----------------------------------------------------------------------------
@@ -125,9 +114,8 @@ def create_image_grid(images, grid_size=None):
 def save_image_grid(images, filename, drange=(0, 255), grid_size=None):
     """Write N CHW images as one PNG grid, atomically."""
     image = convert_to_pil_image(create_image_grid(images, grid_size), drange)
-    tmp_path = filename + '.tmp.png'
-    image.save(tmp_path)
-    os.replace(tmp_path, filename)
+    with dnnlib.util.atomic_write(filename) as file:
+        image.save(file, format='PNG')
 
 
 def setup_snapshot_image_grid(training_set, size='1080p', layout='random'):

@@ -423,6 +423,7 @@ def G_synthesis_stylegan_revised(
         resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
         fused_modconv=True,             # Modulated convolution as one grouped convolution (GPU layout only).
         structure='auto',               # 'fixed' = no growing; 'linear', 'recursive' or 'auto' = growing.
+        min_lod=0,                      # Static int, lod >= min_lod in this call: skip the finer levels, which lod ignores.
         is_template_graph=False,        # True while the Network traces its template.
         force_clean_graph=False,        # Accepted for compatibility; the graph is the same either way.
         data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
@@ -446,10 +447,12 @@ def G_synthesis_stylegan_revised(
     with tflib.variable_scope('4x4'):
         x = early_layers(layer, nf(1), dlatents_in, dtype, fmt)
 
-    # 'recursive' in the original only skips the work of inactive levels; blending every level with
-    # clipped weights (the original's 'linear' structure) gives the same images.
+    # Every level is blended in with clipped weights (the original's 'linear' structure). At lod >= min_lod the levels
+    # finer than resolution / 2**min_lod have weight 0: like the original's 'recursive' structure, they are not built,
+    # and the image of the finest level built is upsampled (nearest neighbour) to full resolution; the same images.
+    top = resolution_log2 if structure == 'fixed' else resolution_log2 - min_lod
     images_out = None if structure == 'fixed' else torgb(2, x)
-    for res in range(3, resolution_log2 + 1):
+    for res in range(3, top + 1):
         with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
             x = double_conv_block(layer, x, res, nf(res - 1))
         if structure != 'fixed':
@@ -458,6 +461,8 @@ def G_synthesis_stylegan_revised(
             images_out = tflib.lerp_clip(img, images_out, lod_in - (resolution_log2 - res))
     if structure == 'fixed':
         images_out = torgb(resolution_log2, x)
+    elif top < resolution_log2:
+        images_out = upsample_2d(images_out, factor=2 ** (resolution_log2 - top), data_format=fmt)
 
     return tf.identity(tflib.to_nchw(images_out, fmt), name='images_out')
 
@@ -564,6 +569,7 @@ def D_stylegan(
         dtype='float32',                # Data type of the activations.
         resample_kernel=[1, 3, 3, 1],   # FIR filter used when resampling.
         structure='auto',               # 'fixed' = no growing; 'linear', 'recursive' or 'auto' = growing.
+        min_lod=0,                      # Static int, lod >= min_lod in this call: skip the finer levels, which lod ignores.
         is_template_graph=False,        # True while the Network traces its template.
         data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
         **_kwargs):                     # Other arguments are for other networks.
@@ -580,9 +586,12 @@ def D_stylegan(
         with tflib.variable_scope('FromRGB_lod%d' % (resolution_log2 - res)):
             return apply_bias_act(conv2d_layer(x, fmaps=nf(res - 1), kernel=1, fmt=fmt), act=act, fmt=fmt)
 
-    img = images_in
-    x = fromrgb(img, resolution_log2)
-    for res in range(resolution_log2, 2, -1):
+    # As in the generator: at lod >= min_lod the finer levels have weight 0 and are not built; the input is
+    # box-downsampled straight to the finest level built.
+    top = resolution_log2 if structure == 'fixed' else resolution_log2 - min_lod
+    img = images_in if top == resolution_log2 else downsample_2d(images_in, factor=2 ** (resolution_log2 - top), data_format=fmt)
+    x = fromrgb(img, top)
+    for res in range(top, 2, -1):
         with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
             with tflib.variable_scope('Conv0'):
                 x = apply_bias_act(conv2d_layer(x, fmaps=nf(res - 1), kernel=3, fmt=fmt), act=act, fmt=fmt)

@@ -1,17 +1,17 @@
-"""StyleGAN2 training loop in TF2: tf.function steps, lazy regularization, Gs as the EMA of G,
+"""StyleGAN2 training loop in TF2: tf.function phases, lazy regularization, Gs as the EMA of G,
 minibatch accumulation, tf.distribute replicas, NVIDIA's schedule, log line, snapshots and images.
 
-Per minibatch (NVIDIA's order): G step [+ G regularization every G_reg_interval] -> Gs update ->
-D step [+ D regularization every D_reg_interval]. Each step accumulates gradients over
-minibatch_size / (minibatch_gpu * replicas) rounds per replica, then applies one Adam update with
-their mean. All random inputs are drawn by the loop from one seeded numpy generator: latents, labels,
-mirroring, and a seed per step for the random numbers the networks draw themselves (noise, style mixing;
-tflib.reproducible_random). The generator's state, the dataset's position in its seeded image stream,
-the optimizer state and pl_mean are saved with each snapshot, so a resumed run continues exactly where the
-snapshot was taken.
+A minibatch runs the phases of Trainer.phases in NVIDIA's order: G step [+ G regularization every
+G_reg_interval] -> Gs update -> D step [+ D regularization every D_reg_interval, on the D step's reals]. Each
+accumulates gradients over minibatch_size / (minibatch_gpu * replicas) rounds per replica, then applies one Adam
+update with their mean. Reals come as uint8 from tf.data, and are mapped to the network's range, mirrored and faded
+inside the step (process_reals). The loop draws one seed per minibatch from a seeded numpy generator; every random
+number of the minibatch (latents, labels, path length noise, mirroring, the networks' noise and style mixing) is a
+stateless function of it. The generator's state, the dataset's position in its seeded image stream, the optimizer
+state and pl_mean are saved with each snapshot, so a resumed run continues exactly where the snapshot was taken.
 """
 
-import contextlib
+import collections
 import glob
 import inspect
 import json
@@ -45,13 +45,14 @@ def training_schedule(
         minibatch_size_dict={},         # Resolution-specific overrides.
         minibatch_gpu_base=4,           # Images per replica and round.
         minibatch_gpu_dict={},          # Resolution-specific overrides.
-        G_lrate_base=0.002,             # Learning rate for the generator.
+        G_lrate_base=0.002,             # Learning rate of both networks (NVIDIA feeds it to D too).
         G_lrate_dict={},                # Resolution-specific overrides.
-        D_lrate_base=0.002,             # Learning rate for the discriminator (unused: NVIDIA feeds G's rate to both).
-        D_lrate_dict={},                # Resolution-specific overrides.
+        D_lrate_base=0.002,             # NVIDIA's, accepted with no effect: its loop feeds G's rate to D as well.
+        D_lrate_dict={},                # NVIDIA's, accepted with no effect (as D_lrate_base).
         lrate_rampup_kimg=0,            # Duration of learning rate ramp-up.
         tick_kimg_base=4,               # Default interval of progress snapshots.
         tick_kimg_dict={8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 1024: 4}):
+    del D_lrate_base, D_lrate_dict
     s = dnnlib.EasyDict()
     s.kimg = cur_nimg / 1000.0
 
@@ -71,11 +72,9 @@ def training_schedule(
     s.minibatch_size = minibatch_size_dict.get(s.resolution, minibatch_size_base)
     s.minibatch_gpu = minibatch_gpu_dict.get(s.resolution, minibatch_gpu_base)
     s.G_lrate = G_lrate_dict.get(s.resolution, G_lrate_base)
-    s.D_lrate = D_lrate_dict.get(s.resolution, D_lrate_base)
     if lrate_rampup_kimg > 0:
         rampup = min(s.kimg / lrate_rampup_kimg, 1.0)
         s.G_lrate *= rampup
-        s.D_lrate *= rampup
     s.tick_kimg = tick_kimg_dict.get(s.resolution, tick_kimg_base)
     return s
 
@@ -84,34 +83,53 @@ def training_schedule(
 # Training steps.
 
 
-class Trainer:
-    """The networks, optimizers and compiled steps of one run, on one tf.distribute strategy."""
+class Phase(collections.namedtuple('Phase', 'name net terms interval opt')):
+    """One part of a minibatch: `name` is NVIDIA's optimizer name (TrainG, RegG, TrainD, RegD; Gs for the moving
+    average), `net` the network it trains, `terms` what it minimizes ('loss', 'reg' or 'both'), `interval` how often it
+    runs (every interval-th minibatch), `opt` its optimizer."""
 
-    def __init__(self, strategy, G, D, Gs, G_opt_args, D_opt_args, G_loss_args, D_loss_args, lazy_regularization,
-                 G_reg_interval, D_reg_interval):
+
+class Trainer:
+    """The networks, optimizers and compiled phases of one run, on one tf.distribute strategy.
+
+    A minibatch runs self.phases in order (NVIDIA's): TrainG (G loss), RegG (path length regularization, every
+    G_reg_interval-th minibatch), Gs (moving average of G), TrainD (D loss), RegD (R1, every D_reg_interval-th
+    minibatch, on the reals of TrainD). Without lazy regularization: TrainG and TrainD minimize loss and
+    regularization together. Each phase accumulates gradients over the minibatch's rounds in every replica, then
+    applies one Adam update with their mean.
+
+    All random numbers of a minibatch (latents, random labels, path length noise, mirroring, the networks' noise and
+    style mixing) are stateless, keyed on the minibatch's seed, the phase and the chunk of minibatch_gpu images
+    (chunk = replica * rounds + round): a run draws the same numbers for the same images whatever the number of
+    replicas, and a resumed run draws what the uninterrupted run would have drawn.
+    """
+
+    def __init__(self, *, strategy, G, D, Gs, G_opt_args, D_opt_args, G_loss_args, D_loss_args, lazy_regularization=True,
+                 G_reg_interval=4, D_reg_interval=16, G_smoothing_kimg=10.0, mirror_augment=False, drange_data=(0, 255),
+                 drange_net=(-1, 1), label_table=None):
         self.strategy = strategy
         self.G, self.D, self.Gs = G, D, Gs
-        self.G_loss_args = dict(G_loss_args)
-        self.D_loss_args = dict(D_loss_args)
+        self.G_loss_args, self.D_loss_args = dict(G_loss_args), dict(D_loss_args)
         self.G_loss_func = dnnlib.util.get_obj_by_name(self.G_loss_args.pop('func_name'))
         self.D_loss_func = dnnlib.util.get_obj_by_name(self.D_loss_args.pop('func_name'))
         self.pl_minibatch_shrink = self.G_loss_args.get('pl_minibatch_shrink', 2)
-        self.lazy_regularization = lazy_regularization
         self.uses_pl = 'pl_mean' in inspect.signature(self.G_loss_func).parameters  # Path length regularization.
+        self.G_smoothing_kimg = G_smoothing_kimg
+        self.mirror_augment, self.drange_data, self.drange_net = mirror_augment, list(drange_data), list(drange_net)
+        self.label_table = np.zeros([1, 0], np.float32) if label_table is None else np.asarray(label_table, np.float32)
+        self.resolution_log2 = int(np.log2(D.input_shape[-1]))
 
-        # Lazy regularization: the main steps skip the regularizer, which runs every N minibatches with its
-        # weight times N; learning rate and Adam betas are rescaled by N / (N + 1) to compensate.
+        # Lazy regularization: the main phases skip the regularizer, which runs every N minibatches with its weight
+        # times N; learning rate and Adam betas are rescaled by N / (N + 1) to compensate.
         G_opt_args, D_opt_args = dict(G_opt_args), dict(D_opt_args)
-        for args, interval in ((G_opt_args, G_reg_interval), (D_opt_args, D_reg_interval)):
-            if lazy_regularization:
-                ratio = interval / (interval + 1)
-                args['learning_rate'] = args.get('learning_rate', 0.001) * ratio
-                for beta in ('beta1', 'beta2'):
-                    if beta in args:
-                        args[beta] **= ratio
-        self.G_reg_interval, self.D_reg_interval = G_reg_interval, D_reg_interval
-        self.G_lrate_ratio = G_reg_interval / (G_reg_interval + 1) if lazy_regularization else 1.0
-        self.D_lrate_ratio = D_reg_interval / (D_reg_interval + 1) if lazy_regularization else 1.0
+        self.lrate_ratios = {}
+        for args, interval, net in ((G_opt_args, G_reg_interval, 'G'), (D_opt_args, D_reg_interval, 'D')):
+            ratio = interval / (interval + 1) if lazy_regularization else 1.0
+            self.lrate_ratios[net] = ratio
+            args['learning_rate'] = args.get('learning_rate', 0.001) * ratio
+            for beta in ('beta1', 'beta2'):
+                if beta in args:
+                    args[beta] **= ratio
 
         with strategy.scope():
             self.pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean', aggregation=tf.VariableAggregation.MEAN)
@@ -119,114 +137,165 @@ class Trainer:
             self.D_opt = Optimizer(name='TrainD', **D_opt_args)
             self.G_opt.setup(list(G.trainables.values()))
             self.D_opt.setup(list(D.trainables.values()))
-            self.G_reg_opt = Optimizer(name='RegG', share=self.G_opt, **G_opt_args) if lazy_regularization else None
-            self.D_reg_opt = Optimizer(name='RegD', share=self.D_opt, **D_opt_args) if lazy_regularization else None
-            for opt in (self.G_reg_opt, self.D_reg_opt):
-                if opt is not None:
-                    opt.setup()
+            self.G_reg_opt = self.D_reg_opt = None
+            if lazy_regularization:
+                self.G_reg_opt = Optimizer(name='RegG', share=self.G_opt, **G_opt_args)
+                self.D_reg_opt = Optimizer(name='RegD', share=self.D_opt, **D_opt_args)
+                self.G_reg_opt.setup()
+                self.D_reg_opt.setup()
 
-        self._accumulate_fns = {}
-        self._apply_fns = {name: tflib.tfutil.function(opt.apply_updates)
-                           for name, opt in (('TrainG', self.G_opt), ('TrainD', self.D_opt), ('RegG', self.G_reg_opt),
-                                             ('RegD', self.D_reg_opt)) if opt is not None}
+        # A loss has a regularizer when it computes one by default (compute_reg=True); only then is there a Reg phase.
+        G_has_reg, D_has_reg = (inspect.signature(func).parameters['compute_reg'].default for func in (self.G_loss_func, self.D_loss_func))
+        if lazy_regularization:
+            self.phases = ([Phase('TrainG', 'G', 'loss', 1, self.G_opt)] +
+                           ([Phase('RegG', 'G', 'reg', G_reg_interval, self.G_reg_opt)] if G_has_reg else []) +
+                           [Phase('Gs', 'Gs', None, 1, None), Phase('TrainD', 'D', 'loss', 1, self.D_opt)] +
+                           ([Phase('RegD', 'D', 'reg', D_reg_interval, self.D_reg_opt)] if D_has_reg else []))
+        else:
+            self.phases = [Phase('TrainG', 'G', 'both', 1, self.G_opt), Phase('Gs', 'Gs', None, 1, None),
+                           Phase('TrainD', 'D', 'both', 1, self.D_opt)]
+        self._round_fns = {}
+        self._apply_fns = {phase.name: tflib.tfutil.function(phase.opt.apply_updates) for phase in self.phases if phase.opt}
         self._gs_update_fn = tflib.tfutil.function(self._update_gs)
         self._sum_fn = tflib.tfutil.function(self._sum)
+        self._round_indices = []
+        self._pending_stats = []
+
+    # -- a minibatch ------------------------------------------------------------
+
+    def run_minibatch(self, index, data, seed, lod, learning_rate, minibatch_gpu):
+        """Run the phases due at minibatch number `index`.
+
+        data: (images, labels) per replica, from TFRecordDataset.distributed_minibatches(): uint8 images at the
+        resolution of floor(lod), rounds * minibatch_gpu of them per replica. seed: int [2], the minibatch's random
+        numbers. learning_rate: the schedule's rate (NVIDIA feeds G's to D too); each phase scales it by its lazy
+        regularization ratio. The phases' statistics stay on the device until pop_stats().
+        """
+        for phase in self.phases:
+            if index % phase.interval == 0:
+                self.run_phase(phase.name, data, seed, lod, learning_rate, minibatch_gpu)
+
+    def run_phase(self, name, data, seed, lod, learning_rate, minibatch_gpu):
+        """One phase of run_minibatch(): every round of its gradient accumulation, then its optimizer update."""
+        images, labels = data
+        per_replica = self.strategy.experimental_local_results(images)[0].shape
+        if per_replica[0] % minibatch_gpu != 0:
+            raise ValueError(f'{per_replica[0]} images per replica are not a whole number of rounds of minibatch_gpu={minibatch_gpu}.')
+        rounds = per_replica[0] // minibatch_gpu
+        if name == 'Gs':
+            minibatch_size = per_replica[0] * self.strategy.num_replicas_in_sync
+            self.update_gs(0.5 ** (minibatch_size / max(self.G_smoothing_kimg * 1000.0, 1e-8)))
+            return
+        phase_index = [phase.name for phase in self.phases].index(name)
+        level = self.resolution_log2 - int(np.log2(per_replica[-1]))
+        key = (phase_index, level, minibatch_gpu, rounds)
+        if key not in self._round_fns:
+            self._round_fns[key] = self._make_round_fn(phase_index, level, minibatch_gpu, rounds)
+        seed, lod = tf.constant(seed, tf.int64), tf.constant(lod, tf.float32)
+        while len(self._round_indices) < rounds:
+            self._round_indices.append(tf.constant(len(self._round_indices), tf.int32))
+        for round_index in self._round_indices[:rounds]:
+            self._pending_stats.append(self._round_fns[key](seed, lod, round_index, images, labels))
+        rate = learning_rate * self.lrate_ratios[self.phases[phase_index].net]
+        with self.strategy.scope():
+            applied = self._apply_fns[name](tf.constant(rate, tf.float32))
+        self._pending_stats.append({f'{name}/learning_rate': rate, f'{name}/overflow_frequency': 1.0 - tf.cast(applied, tf.float32)})
+
+    def pop_stats(self):
+        """Each statistic of the minibatches run since the last call, averaged over the rounds that produced it."""
+        sums, counts = {}, {}
+        for stats in self._pending_stats:
+            for key, value in stats.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+                counts[key] = counts.get(key, 0) + 1
+        self._pending_stats = []
+        return {key: value / counts[key] for key, value in sums.items()}
+
+    def _make_round_fn(self, phase_index, level, minibatch_gpu, rounds):
+        def round_fn(seed, lod, round_index, images, labels):
+            def replica_fn(images, labels):
+                chunk = tf.distribute.get_replica_context().replica_id_in_sync_group * rounds + round_index
+                part = slice(round_index * minibatch_gpu, (round_index + 1) * minibatch_gpu)
+                return self._accumulate(phase_index, seed, chunk, lod, level, minibatch_gpu, images[part], labels[part])
+            stats = self.strategy.run(replica_fn, args=(images, labels))
+            return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in stats.items()}
+        return tflib.tfutil.function(round_fn)
 
     # -- per replica ------------------------------------------------------------
 
-    def g_inputs(self, rnd, training_set, n, phase, chunks=1):
-        """Random inputs of a G step: latents and labels, and the smaller path length batch when needed.
+    def draw_inputs(self, phase_index, seed, chunk, lod, level, minibatch_gpu, images=None, labels=None):
+        """The inputs of one chunk of a phase: an EasyDict of latents and labels (loss), pl_latents, pl_labels and
+        pl_noise (path length regularization), reals and labels (D). Drawn first in the phase's random scope, so
+        that a test can see what a phase computed with."""
+        with self._random_scope(phase_index, seed, chunk):
+            return self._draw_inputs(self.phases[phase_index], seed, chunk, lod, level, minibatch_gpu, images, labels)
 
-        The step splits the batch into `chunks` (rounds x replicas) of n / chunks images; as in the original, each
-        chunk's path length batch is that divided by pl_minibatch_shrink (rounded down, at least 1 image).
-        """
+    def _random_scope(self, phase_index, seed, chunk):
+        chunk_seed = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), tf.cast(chunk, tf.int64))
+        return tflib.reproducible_random(tf.random.experimental.stateless_fold_in(chunk_seed, phase_index + 1))
+
+    def _draw_inputs(self, phase, seed, chunk, lod, level, n, images, labels):
         G = self.G
-        inputs = dict(seeds=random_seeds(rnd, n))
-        if phase in ('loss', 'both'):
-            inputs.update(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=training_set.get_random_labels_np(n, rnd))
-        if phase in ('reg', 'both') and self.uses_pl:
-            pl_n = chunks * max(n // chunks // self.pl_minibatch_shrink, 1)
+        inputs = dnnlib.EasyDict()
+        if phase.net == 'D':
+            # Keyed on the chunk only, not the phase: TrainD and RegD see the same mirrored reals.
+            chunk_seed = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), tf.cast(chunk, tf.int64))
+            with tflib.reproducible_random(chunk_seed):
+                inputs.reals = process_reals(images, lod, level, self.mirror_augment, self.drange_data, self.drange_net)
+            inputs.labels = tf.cast(labels, tf.float32)
+        if phase.terms in ('loss', 'both'):
+            inputs.latents = tflib.random_normal([n] + G.input_shape[1:])
+            if phase.net == 'G':
+                inputs.labels = self._random_labels(n)
+        if phase.terms in ('reg', 'both') and phase.net == 'G' and self.uses_pl:
+            pl_n = max(n // self.pl_minibatch_shrink, 1)
             image_shape = G.output_shape[1:]
-            inputs.update(pl_latents=rnd.standard_normal([pl_n] + G.input_shape[1:]), pl_labels=training_set.get_random_labels_np(pl_n, rnd),
-                          pl_noise=rnd.standard_normal([pl_n] + image_shape) * loss_module.pl_noise_scale(image_shape))
+            inputs.pl_latents = tflib.random_normal([pl_n] + G.input_shape[1:])
+            inputs.pl_labels = self._random_labels(pl_n)
+            inputs.pl_noise = tflib.random_normal([pl_n] + image_shape) * loss_module.pl_noise_scale(image_shape)
         return inputs
 
-    def _losses(self, which, inputs, compute_loss, compute_reg):
-        if which == 'G':
-            kwargs = dict(self.G_loss_args, pl_mean=self.pl_mean) if self.uses_pl else self.G_loss_args
-            return self.G_loss_func(G=self.G, D=self.D, inputs=inputs, compute_loss=compute_loss, compute_reg=compute_reg, **kwargs)
-        return self.D_loss_func(G=self.G, D=self.D, inputs=inputs, compute_loss=compute_loss, compute_reg=compute_reg, **self.D_loss_args)
+    def _random_labels(self, n):
+        """Labels of uniformly random dataset entries (NVIDIA's get_random_labels_tf)."""
+        if self.label_table.shape[1] == 0:
+            return tf.zeros([n, 0])
+        index = tflib.random_uniform([n], 0, self.label_table.shape[0], dtype=tf.int32)
+        return tf.gather(tf.constant(self.label_table), index)
 
-    def _accumulate(self, which, phase, inputs):
-        """One round in one replica: gradients of the mean loss (or regularizer) added to the accumulators."""
-        net, opt, reg_opt, interval = ((self.G, self.G_opt, self.G_reg_opt, self.G_reg_interval) if which == 'G'
-                                       else (self.D, self.D_opt, self.D_reg_opt, self.D_reg_interval))
+    def _accumulate(self, phase_index, seed, chunk, lod, level, minibatch_gpu, images, labels):
+        """One round in one replica: gradients of the mean loss (or regularizer) added to the phase's accumulators."""
+        phase = self.phases[phase_index]
+        net = self.G if phase.net == 'G' else self.D
         variables = list(net.trainables.values())
-        # With seeds among the inputs, the networks' own random numbers (noise, style mixing) are reproducible.
-        random_scope = tflib.reproducible_random(inputs.seeds[0]) if 'seeds' in inputs else contextlib.nullcontext()
-        with tf.GradientTape() as tape, random_scope, autosummary.collect() as reports:
-            loss, reg = self._losses(which, inputs, compute_loss=phase in ('loss', 'both'), compute_reg=phase in ('reg', 'both'))
+        with tf.GradientTape() as tape, self._random_scope(phase_index, seed, chunk), autosummary.collect() as reports:
+            inputs = self._draw_inputs(phase, seed, chunk, lod, level, minibatch_gpu, images, labels)
+            loss, reg = self._losses(phase, inputs, level)
             terms = []
             if loss is not None:
                 terms.append(tf.reduce_mean(loss))
             if reg is not None:
-                terms.append(tf.reduce_mean(reg * interval) if phase == 'reg' else tf.reduce_mean(reg))
+                terms.append(tf.reduce_mean(reg * phase.interval))
             total = tf.add_n(terms)
-        grads = tape.gradient(total, variables)
-        (reg_opt if phase == 'reg' else opt).accumulate(grads)
+        phase.opt.accumulate(tape.gradient(total, variables))
         # NVIDIA's values (Loss/scores/real, Loss/pl_lengths, ...), plus the loss and the regularization term as
         # a whole (Loss/G/loss, Loss/G/reg, Loss/D/loss, Loss/D/reg).
         stats = {name: tf.reduce_mean(tf.concat(values, axis=0)) for name, values in reports.items()}
         if loss is not None:
-            stats[f'Loss/{which}/loss'] = tf.reduce_mean(loss)
+            stats[f'Loss/{phase.net}/loss'] = tf.reduce_mean(loss)
         if reg is not None:
-            stats[f'Loss/{which}/reg'] = tf.reduce_mean(reg)
+            stats[f'Loss/{phase.net}/reg'] = tf.reduce_mean(reg)
         return stats
 
-    def accumulate(self, which, phase, inputs):
-        """Run one accumulation round on every replica; inputs are per-replica EasyDicts of numpy arrays."""
-        key = (which, phase)
-        if key not in self._accumulate_fns:
-            def step(per_replica_inputs):
-                stats = self.strategy.run(lambda x: self._accumulate(which, phase, dnnlib.EasyDict(x)), args=(per_replica_inputs,))
-                return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in stats.items()}
-            self._accumulate_fns[key] = tflib.tfutil.function(step)
-        return self._accumulate_fns[key](self._distribute(inputs))
-
-    def _distribute(self, inputs):
-        """Split each array of the global batch into equal consecutive shards, one per replica."""
-        num = self.strategy.num_replicas_in_sync
-        arrays = {k: np.asarray(v, np.int64 if k == 'seeds' else np.float32) for k, v in inputs.items()}
-        if num == 1:
-            return {k: tf.constant(v) for k, v in arrays.items()}
-
-        def shard(ctx):
-            idx = ctx.replica_id_in_sync_group
-            return {k: tf.constant(np.split(v, num)[idx]) for k, v in arrays.items()}
-        return self.strategy.experimental_distribute_values_from_function(shard)
-
-    def step(self, which, phase, inputs, rounds, learning_rate):
-        """One optimizer step of G or D on a global minibatch of inputs, split into `rounds` accumulation rounds.
-
-        Round r takes the r-th consecutive chunk of every input, and each replica a consecutive shard of that,
-        so the same samples meet in the same minibatch_gpu groups whatever the number of replicas.
-        """
-        stats = {}
-        for r in range(rounds):
-            chunk = {k: np.split(np.asarray(v), rounds)[r] for k, v in inputs.items()}
-            for key, value in self.accumulate(which, phase, chunk).items():
-                stats[key] = stats.get(key, 0.0) + float(value) / rounds
-        opt_name = {('G', 'reg'): 'RegG', ('D', 'reg'): 'RegD'}.get((which, phase), 'Train' + which)
-        stats[f'{opt_name}/overflow_frequency'] = 0.0 if self.apply(opt_name, learning_rate) else 1.0
-        stats[f'{opt_name}/learning_rate'] = learning_rate
-        return stats
+    def _losses(self, phase, inputs, level):
+        compute = dict(compute_loss=phase.terms in ('loss', 'both'), compute_reg=phase.terms in ('reg', 'both'))
+        # At level L (L <= lod < L + 1) the progressive networks skip the levels finer than resolution / 2**L.
+        G, D = (self.G, self.D) if level == 0 else (_SkipFinerLevels(self.G, level), _SkipFinerLevels(self.D, level))
+        if phase.net == 'G':
+            kwargs = dict(self.G_loss_args, pl_mean=self.pl_mean) if self.uses_pl else self.G_loss_args
+            return self.G_loss_func(G=G, D=D, inputs=inputs, **compute, **kwargs)
+        return self.D_loss_func(G=G, D=D, inputs=inputs, **compute, **self.D_loss_args)
 
     # -- cross replica --------------------------------------------------------
-
-    def apply(self, opt_name, learning_rate):
-        """Apply the accumulated gradients of optimizer TrainG, TrainD, RegG or RegD; False if skipped (not finite)."""
-        with self.strategy.scope():
-            return bool(self._apply_fns[opt_name](tf.constant(learning_rate, tf.float32)))
 
     def any_replica(self, flag):
         """True if `flag` is true in any process of the run (e.g. abort.txt seen by the chief): all stop together."""
@@ -260,6 +329,38 @@ class Trainer:
         return state
 
 
+class _SkipFinerLevels:
+    """A network whose calls build only the levels that a lod >= `level` uses (min_lod=level): the original's
+    'recursive' structure, as one trace per level. The training step is traced per level anyway (its reals come at
+    the level's resolution), so this costs no extra tracing and needs no tf.cond in the gradients."""
+
+    def __init__(self, net, level):
+        self.net, self.level = net, level
+
+    def get_output_for(self, *in_expr, **kwargs):
+        return self.net.get_output_for(*in_expr, min_lod=self.level, **kwargs)
+
+
+def process_reals(x, lod, level, mirror_augment, drange_data, drange_net):
+    """NVIDIA's process_reals, in the step: uint8 reals [N, C, h, h] at the resolution of level = floor(lod) to the
+    network's range, mirrored at random (left-right, each image with probability 1/2), faded towards the next coarser
+    level by lod - floor(lod), then nearest-upsampled by 2^level to full resolution."""
+    x = tf.cast(x, tf.float32)
+    scale = (drange_net[1] - drange_net[0]) / (drange_data[1] - drange_data[0])
+    x = x * scale + (drange_net[0] - drange_data[0] * scale)
+    if mirror_augment:
+        flip = tflib.random_uniform([tf.shape(x)[0], 1, 1, 1]) < 0.5
+        x = tf.where(flip, tf.reverse(x, axis=[3]), x)
+    _, c, h, w = x.shape
+    coarse = tf.reduce_mean(tf.reshape(x, [-1, c, h // 2, 2, w // 2, 2]), axis=[3, 5], keepdims=True)
+    coarse = tf.reshape(tf.tile(coarse, [1, 1, 1, 2, 1, 2]), [-1, c, h, w])
+    x = x + (coarse - x) * (lod - tf.floor(lod))
+    factor = 2 ** level
+    if factor > 1:
+        x = tf.reshape(tf.tile(tf.reshape(x, [-1, c, h, 1, w, 1]), [1, 1, 1, factor, 1, factor]), [-1, c, h * factor, w * factor])
+    return x
+
+
 # ----------------------------------------------------------------------------
 # Snapshots: NVIDIA's pickle plus a TF checkpoint with the rest of the training state.
 
@@ -281,10 +382,8 @@ def save_snapshot(run_dir, kimg, trainer, loop_state, is_chief=True):
         return None
     pkl, ckpt, state_json = snapshot_paths(run_dir, kimg)
     tf.train.Checkpoint(**trainer.checkpoint_variables()).write(ckpt)
-    tmp = state_json + '.tmp'
-    with open(tmp, 'w') as f:
+    with dnnlib.util.atomic_write(state_json, 'w') as f:
         json.dump(loop_state, f)
-    os.replace(tmp, state_json)
     misc.save_pkl((trainer.G, trainer.D, trainer.Gs), pkl)
     return pkl
 
@@ -377,8 +476,10 @@ def training_loop(
             _check_networks_match_dataset(G, D, training_set, resume_pkl)
     G.print_layers()
     D.print_layers()
-    trainer = Trainer(strategy, G, D, Gs, G_opt_args, D_opt_args, G_loss_args, D_loss_args, lazy_regularization,
-                      G_reg_interval, D_reg_interval)
+    trainer = Trainer(strategy=strategy, G=G, D=D, Gs=Gs, G_opt_args=G_opt_args, D_opt_args=D_opt_args, G_loss_args=G_loss_args,
+                      D_loss_args=D_loss_args, lazy_regularization=lazy_regularization, G_reg_interval=G_reg_interval,
+                      D_reg_interval=D_reg_interval, G_smoothing_kimg=G_smoothing_kimg, mirror_augment=mirror_augment,
+                      drange_data=training_set.dynamic_range, drange_net=drange_net, label_table=training_set.label_table)
     if resume_pkl is not None:
         loop_state = _restore_training_state(resume_pkl, trainer, rnd, loop_state)
         training_set.position = loop_state.get('data_position', 0)
@@ -399,13 +500,14 @@ def training_loop(
     maintenance_time = 0.0
     minibatch_counter = loop_state.get('minibatch_counter', 0)
     prev_lod = loop_state.get('prev_lod', -1.0)
-    stats_sum, stats_count = {}, {}
+    minibatches, minibatches_key = None, None
 
     while cur_nimg < total_kimg * 1000:
         sched = training_schedule(cur_nimg, training_set, **sched_args)
-        rounds = _rounds(sched, strategy.num_replicas_in_sync)
-        chunks = rounds * strategy.num_replicas_in_sync
-        training_set.configure(sched.minibatch_size, sched.lod)  # The loop fetches whole minibatches and splits them.
+        _check_rounds(sched, strategy.num_replicas_in_sync)
+        if minibatches_key != (sched.minibatch_size, np.floor(sched.lod)):  # A new pipeline at the current position.
+            minibatches = training_set.distributed_minibatches(strategy, sched.minibatch_size, sched.lod)
+            minibatches_key = (sched.minibatch_size, np.floor(sched.lod))
         if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or np.ceil(sched.lod) != np.ceil(prev_lod)):
             trainer.reset_optimizers()
         prev_lod = sched.lod
@@ -414,24 +516,8 @@ def training_loop(
                 net.set_var('lod', sched.lod)
 
         for _repeat in range(minibatch_repeats):
-            run_G_reg = lazy_regularization and minibatch_counter % G_reg_interval == 0
-            run_D_reg = lazy_regularization and minibatch_counter % D_reg_interval == 0
-            main_phase = 'loss' if lazy_regularization else 'both'
-            n = sched.minibatch_size
-            G_lrate, D_lrate = sched.G_lrate * trainer.G_lrate_ratio, sched.G_lrate * trainer.D_lrate_ratio  # NVIDIA feeds G's rate to D.
-            stats = trainer.step('G', main_phase, trainer.g_inputs(rnd, training_set, n, main_phase, chunks), rounds, G_lrate)
-            if run_G_reg:
-                stats.update(trainer.step('G', 'reg', trainer.g_inputs(rnd, training_set, n, 'reg', chunks), rounds, G_lrate))
-            trainer.update_gs(0.5 ** (sched.minibatch_size / max(G_smoothing_kimg * 1000.0, 1e-8)))
-            d_inputs = _d_inputs(rnd, G, training_set, n, sched.lod, mirror_augment, drange_net)
-            stats.update(trainer.step('D', main_phase, d_inputs, rounds, D_lrate))
-            if run_D_reg:  # On the reals of the D step, as in the original.
-                stats.update(trainer.step('D', 'reg', d_inputs, rounds, D_lrate))
-
-            _check_finite(stats, run_dir)
-            for key, value in stats.items():  # Each value is averaged over the minibatches that produce it.
-                stats_sum[key] = stats_sum.get(key, 0.0) + float(value)
-                stats_count[key] = stats_count.get(key, 0) + 1
+            trainer.run_minibatch(minibatch_counter, next(minibatches), rnd.integers(1 << 62, size=2), sched.lod,
+                                  sched.G_lrate, sched.minibatch_gpu)  # NVIDIA feeds G's learning rate to D as well.
             cur_nimg += sched.minibatch_size
             minibatch_counter += 1
 
@@ -448,12 +534,14 @@ def training_loop(
                 cur_tick, kimg, sched.lod, sched.minibatch_size, dnnlib.util.format_time(total_time), tick_time,
                 sec_per_kimg, maintenance_time, peak_mem), flush=True)
             maintenance_start = time.time()
+            stats = trainer.pop_stats()
+            _check_finite(stats, run_dir)
             # Creating <run_dir>/abort.txt asks the run to stop; every worker stops at the same tick.
             run_context.update('%.2f' % sched.lod, cur_epoch=cur_nimg // 1000, max_epoch=total_kimg)
             abort = trainer.any_replica(run_context.should_stop())
             with summary_writer.as_default(step=int(cur_nimg)):
-                for key, value in stats_sum.items():
-                    tf.summary.scalar(key, value / stats_count[key])
+                for key, value in stats.items():
+                    tf.summary.scalar(key, value)
                 for key, value in (('Progress/tick', cur_tick), ('Progress/kimg', kimg), ('Progress/lod', sched.lod),
                                    ('Progress/minibatch', sched.minibatch_size), ('Timing/total_sec', total_time),
                                    ('Timing/sec_per_tick', tick_time), ('Timing/sec_per_kimg', sec_per_kimg),
@@ -461,7 +549,6 @@ def training_loop(
                                    ('Timing/total_hours', total_time / 3600.0), ('Timing/total_days', total_time / 86400.0)):
                     tf.summary.scalar(key, value)
             summary_writer.flush()
-            stats_sum, stats_count = {}, {}
 
             if is_chief and image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done or abort):
                 grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
@@ -535,40 +622,11 @@ def split_cpu(num_devices):
         tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * num_devices)
 
 
-def _rounds(sched, num_replicas):
+def _check_rounds(sched, num_replicas):
     per_round = sched.minibatch_gpu * num_replicas
     if sched.minibatch_size % per_round != 0:
         raise ValueError(f'The minibatch ({sched.minibatch_size}) must be a multiple of minibatch_gpu ({sched.minibatch_gpu}) '
                          f'times the number of replicas ({num_replicas}); change --minibatch or --minibatch-gpu.')
-    return sched.minibatch_size // per_round
-
-
-def _d_inputs(rnd, G, training_set, n, lod, mirror_augment, drange_net):
-    reals, labels = training_set.get_minibatch_np(n, lod)
-    reals = process_reals(reals, lod, mirror_augment, training_set.dynamic_range, drange_net, rnd)
-    return dict(latents=rnd.standard_normal([n] + G.input_shape[1:]), labels=labels, reals=reals, seeds=random_seeds(rnd, n))
-
-
-def random_seeds(rnd, n):
-    """Per-sample int64 seed pairs that travel with a batch; each replica and round keys its networks' random
-    numbers on the first of its share (tflib.reproducible_random)."""
-    return rnd.integers(1 << 62, size=[n, 2], dtype=np.int64)
-
-
-def process_reals(x, lod, mirror_augment, drange_data, drange_net, rnd):
-    """NVIDIA's process_reals: to the network's range, random mirroring, fade between levels, nearest upsampling
-    to full resolution (x comes at the resolution of floor(lod))."""
-    x = misc.adjust_dynamic_range(x.astype(np.float32), drange_data, drange_net)
-    if mirror_augment:
-        flip = rnd.random(x.shape[0]) < 0.5
-        x[flip] = x[flip, :, :, ::-1]
-    alpha = lod - np.floor(lod)
-    if alpha > 0:
-        n, c, h, w = x.shape
-        coarse = x.reshape(n, c, h // 2, 2, w // 2, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
-        x = x + (coarse - x) * alpha
-    factor = 2 ** int(np.floor(lod))
-    return x.repeat(factor, axis=2).repeat(factor, axis=3) if factor > 1 else x
 
 
 def _check_finite(stats, run_dir):
