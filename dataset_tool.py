@@ -16,11 +16,8 @@ import io
 import itertools
 import os
 import pickle
-import shutil
 import signal
 import sys
-import tempfile
-import time
 
 import dnnlib  # Before TensorFlow, to quiet its info lines.
 import numpy as np
@@ -34,151 +31,6 @@ from training import dataset
 NUM_THREADS = min(os.cpu_count() or 1, 16)
 # Number of aligned images in CelebA's img_align_celeba_png.
 CELEBA_IMAGES = 202599
-
-
-# ----------------------------------------------------------------------------
-# Writing.
-
-
-class TFRecordExporter:
-    """Writes <dir>/<name>-rNN.tfrecords for every level from the full resolution down to 4x4, and optionally
-    <name>-rxx.labels, into a temporary folder that becomes `tfrecord_dir` only when close() succeeds."""
-
-    def __init__(self, tfrecord_dir, expected_images, print_progress=True, progress_interval=10):
-        if os.path.exists(tfrecord_dir) and not os.path.isdir(tfrecord_dir):
-            raise FileExistsError(f'{tfrecord_dir} exists and is not a folder; choose another dataset folder.')
-        if glob.glob(os.path.join(tfrecord_dir, '*.tfrecords')):
-            raise FileExistsError(f'{tfrecord_dir} already holds a dataset (*.tfrecords); remove it or choose another folder.')
-        self.tfrecord_dir = tfrecord_dir
-        self.expected_images = expected_images  # None when unknown (no percentage or ETA then).
-        self.cur_images = 0
-        self.shape = None
-        self.resolution_log2 = None
-        self.tfr_writers = []
-        self.print_progress = print_progress
-        self.progress_interval = progress_interval
-        parent = os.path.dirname(os.path.abspath(tfrecord_dir))
-        os.makedirs(parent, exist_ok=True)
-        # Hidden and beside the target: the final rename stays on one file system.
-        self._tmp_dir = tempfile.mkdtemp(prefix='.tmp-' + os.path.basename(os.path.abspath(tfrecord_dir)) + '-', dir=parent)
-        self.tfr_prefix = os.path.join(self._tmp_dir, os.path.basename(os.path.abspath(tfrecord_dir)))
-        self._start = time.time()
-        self._last_print = 0.0
-        if print_progress:
-            print('Creating dataset "%s"' % tfrecord_dir)
-
-    def choose_shuffled_order(self):
-        """NVIDIA's image order: np.random.RandomState(123).shuffle(np.arange(N)). Add images and labels in it."""
-        order = np.arange(self.expected_images)
-        np.random.RandomState(123).shuffle(order)
-        return order
-
-    def add_image(self, img):
-        """img: [C, H, W] with C 1 or 3, H = W a power of two >= 4; stored as uint8, lower levels as 2x2 box means."""
-        self.add_encoded(encode_image(img))
-
-    def add_encoded(self, encoded):
-        """Write the output of encode_image(), which the create_* commands compute in their decoding threads."""
-        shape, records = encoded
-        if self.shape is None:
-            self.shape = shape
-            self.resolution_log2 = int(np.log2(shape[1]))
-            for lod in range(self.resolution_log2 - 1):
-                path = self.tfr_prefix + '-r%02d.tfrecords' % (self.resolution_log2 - lod)
-                self.tfr_writers.append(tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type='')))
-        if shape != self.shape:
-            raise ValueError(f'Image {self.cur_images} has shape {list(shape)}; every image must be {list(self.shape)}.')
-        for writer, record in zip(self.tfr_writers, records):
-            writer.write(record)
-        self.cur_images += 1
-        self._show_progress()
-
-    def add_labels(self, labels):
-        """labels: [N, label_size], one row per image added, in the order added."""
-        labels = np.asarray(labels)
-        if labels.ndim != 2 or labels.shape[0] != self.cur_images:
-            raise ValueError(f'{list(labels.shape)} labels for {self.cur_images} images; '
-                             f'labels must be [number of images, label_size].')
-        with open(self.tfr_prefix + '-rxx.labels', 'wb') as f:  # Through a file object: np.save(path) would add '.npy'.
-            np.save(f, labels.astype(np.float32))
-
-    def close(self):
-        """Finish the files and move the dataset into place."""
-        for writer in self.tfr_writers:
-            writer.close()
-        self.tfr_writers = []
-        if self.cur_images == 0:
-            self.abort()
-            raise ValueError(f'No images were added to {self.tfrecord_dir}; nothing was written.')
-        try:
-            os.replace(self._tmp_dir, self.tfrecord_dir)  # Atomic; works when the target is absent or an empty folder.
-        except OSError:
-            # The target holds other files: move ours in, the 4x4 level last, so that an interrupted move leaves
-            # a level missing, which every reader refuses.
-            names = ['-rxx.labels'] + ['-r%02d.tfrecords' % r for r in range(self.resolution_log2, 1, -1)]
-            for name in names:
-                path = self.tfr_prefix + name
-                if os.path.exists(path):
-                    os.replace(path, os.path.join(self.tfrecord_dir, os.path.basename(path)))
-            os.rmdir(self._tmp_dir)
-        if self.print_progress:
-            elapsed = time.time() - self._start
-            print('\rAdded %d images in %s (%.1f images/s).%s' % (self.cur_images, dnnlib.util.format_time(elapsed),
-                                                                   self.cur_images / max(elapsed, 1e-9), ' ' * 40))
-
-    def abort(self):
-        """Drop everything written so far."""
-        for writer in self.tfr_writers:
-            writer.close()
-        self.tfr_writers = []
-        shutil.rmtree(self._tmp_dir, ignore_errors=True)
-
-    def _show_progress(self):
-        now = time.time()
-        done, total = self.cur_images, self.expected_images
-        if not self.print_progress or (done % self.progress_interval and done != total) or now - self._last_print < 0.25:
-            return
-        self._last_print = now
-        rate = done / max(now - self._start, 1e-9)
-        if total:
-            frac = min(done / total, 1.0)
-            eta = dnnlib.util.format_time((total - done) / rate) if done < total else '0s'
-            line = '[%-30s] %d / %d  %3d%%  %.1f images/s  ETA %s' % ('#' * int(frac * 30), done, total, frac * 100, rate, eta)
-        else:
-            line = '%d images  %.1f images/s' % (done, rate)
-        print('\r' + line + '   ', end='', flush=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc_value, traceback):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()  # Also on KeyboardInterrupt: no half-written dataset.
-
-
-def encode_image(img):
-    """An image [C, H, W] -> (shape, serialized tf.train.Example for every level from H x W down to 4x4).
-    Each lower level is the 2x2 box mean of the level above's float32 values (not of its rounded bytes), stored
-    rounded half to even and clipped to [0, 255]: NVIDIA's records exactly."""
-    log2 = int(np.log2(img.shape[1])) if img.ndim == 3 and img.shape[1] > 0 else 0
-    if img.ndim != 3 or img.shape[0] not in (1, 3) or img.shape[1] != img.shape[2] or img.shape[1] < 4 or \
-            img.shape[1] != 2 ** log2:
-        raise ValueError(f'Images must be [C, H, W] with C 1 or 3 and H = W a power of two >= 4, got {list(img.shape)}.')
-    shape, records = img.shape, []
-    img = np.ascontiguousarray(img)  # Images arrive as transposed HWC views; strided box means on those are 2x slower.
-    for lod in range(log2 - 1):
-        if lod:
-            img = img.astype(np.float32)
-            img = (img[:, 0::2, 0::2] + img[:, 0::2, 1::2] + img[:, 1::2, 0::2] + img[:, 1::2, 1::2]) * 0.25
-        # uint8 input is stored as is: np.rint would compute it in float16, slowly, to the same values.
-        quant = img if img.dtype == np.uint8 else np.rint(img).clip(0, 255).astype(np.uint8)
-        feature = {'shape': tf.train.Feature(int64_list=tf.train.Int64List(value=quant.shape)),
-                   'data': tf.train.Feature(bytes_list=tf.train.BytesList(value=[quant.tobytes()]))}
-        # Sorted map keys: the same bytes on every run (protobuf's map order otherwise varies between processes).
-        records.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True))
-    return shape, records
 
 
 def parallel_map(func, items, num_threads=None):
@@ -282,7 +134,7 @@ def check_image_folder(files, headers, resize):
         if mode not in NATIVE_MODES:
             raise ValueError(f'{path}: {mode} images ({PIL.Image.getmodebands(mode)} channels) are not supported; '
                              f'images must be grayscale (1 channel) or RGB (3 channels). --resize R converts them.')
-        if w != h or w < 4 or w != 2 ** int(np.log2(w)):
+        if w != h or not dnnlib.util.is_power_of_two(w):
             raise ValueError(f'{path}: {w}x{h}; images must be square with a power-of-two size >= 4. '
                              f'--resize R (and --center-crop) converts them.')
         if (w, h) != (w0, h0):
@@ -397,7 +249,7 @@ def info(tfrecord_dir):
 
 def export_in_nvidia_order(tfrecord_dir, images, onehot=None):
     """images [N, C, H, W] (and labels) written in NVIDIA's shuffled order."""
-    with TFRecordExporter(tfrecord_dir, images.shape[0]) as tfr:
+    with dataset.TFRecordExporter(tfrecord_dir, images.shape[0]) as tfr:
         order = tfr.choose_shuffled_order()
         for idx in order:
             tfr.add_image(images[idx])
@@ -435,7 +287,7 @@ def create_mnistrgb(tfrecord_dir, mnist_dir, num_images=1000000, random_seed=123
     """3x32x32 images whose R, G and B channels are three random MNIST digits; no labels."""
     print('Loading MNIST from "%s"' % mnist_dir)
     images = read_mnist_images(mnist_dir)
-    with TFRecordExporter(tfrecord_dir, num_images) as tfr:
+    with dataset.TFRecordExporter(tfrecord_dir, num_images) as tfr:
         rnd = np.random.RandomState(random_seed)
         for _ in range(num_images):
             tfr.add_image(images[rnd.randint(images.shape[0], size=3)])
@@ -490,14 +342,14 @@ def create_from_lmdb(tfrecord_dir, lmdb_dir, max_images, convert, command):
         try:
             with PIL.Image.open(io.BytesIO(value)) as image:
                 img = convert(image.convert('RGB'))
-            return key, None if img is None else encode_image(img)
+            return key, None if img is None else dataset.encode_image(img)
         except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
             print('\nSkipping entry %r: %s' % (key, err))
             return key, None
 
     with lmdb.open(lmdb_dir, readonly=True).begin(write=False) as txn:
         total = txn.stat()['entries']
-        with TFRecordExporter(tfrecord_dir, min(total, max_images) if max_images is not None else total) as tfr:
+        with dataset.TFRecordExporter(tfrecord_dir, min(total, max_images) if max_images is not None else total) as tfr:
             for _key, encoded in parallel_map(decode, txn.cursor()):
                 if encoded is not None:
                     tfr.add_encoded(encoded)
@@ -507,8 +359,7 @@ def create_from_lmdb(tfrecord_dir, lmdb_dir, max_images, convert, command):
 
 def create_lsun(tfrecord_dir, lmdb_dir, resolution=256, max_images=None):
     """One LSUN category: central square crops resized to resolution x resolution, in database order."""
-    if resolution < 4 or resolution != 2 ** int(np.log2(resolution)):
-        raise ValueError(f'--resolution must be a power of two >= 4, got {resolution}.')
+    dnnlib.util.check_power_of_two(resolution, '--resolution')
     create_from_lmdb(tfrecord_dir, lmdb_dir, max_images,
                      lambda image: to_chw(crop_and_resize(image, resolution, center_crop=True)), 'create_lsun')
 
@@ -516,8 +367,7 @@ def create_lsun(tfrecord_dir, lmdb_dir, resolution=256, max_images=None):
 def create_lsun_wide(tfrecord_dir, lmdb_dir, width=512, height=384, max_images=None):
     """One LSUN category at width x height, centered vertically on a black width x width square (the network
     needs square images); images smaller than that are skipped."""
-    if width < 4 or width != 2 ** int(np.log2(width)):
-        raise ValueError(f'--width must be a power of two >= 4, got {width}.')
+    dnnlib.util.check_power_of_two(width, '--width')
     if not 0 < height <= width:
         raise ValueError(f'--height must be between 1 and --width ({width}), got {height}.')
 
@@ -550,9 +400,9 @@ def create_celeba(tfrecord_dir, celeba_dir, cx=89, cy=121):
         img = load_image(path, 'RGB')
         if img.shape != (3, 218, 178):
             raise ValueError(f'{path}: {img.shape[2]}x{img.shape[1]}; aligned CelebA images are 178x218.')
-        return encode_image(img[:, cy - 64:cy + 64, cx - 64:cx + 64])
+        return dataset.encode_image(img[:, cy - 64:cy + 64, cx - 64:cx + 64])
 
-    with TFRecordExporter(tfrecord_dir, len(files)) as tfr:
+    with dataset.TFRecordExporter(tfrecord_dir, len(files)) as tfr:
         for encoded in parallel_map(load, [files[i] for i in tfr.choose_shuffled_order()]):
             tfr.add_encoded(encoded)
 
@@ -561,8 +411,8 @@ def create_from_images(tfrecord_dir, image_dir, shuffle, resize=None, center_cro
     """Every image file in a folder. As in the original, they must be square, power-of-two, grayscale or RGB and
     all of one size, unless --resize R is given: then they are padded (or with --center-crop cropped) to a square,
     resized to R x R and converted to RGB (grayscale if every image is)."""
-    if resize is not None and (resize < 4 or resize != 2 ** int(np.log2(resize))):
-        raise ValueError(f'--resize must be a power of two >= 4, got {resize}.')
+    if resize is not None:
+        dnnlib.util.check_power_of_two(resize, '--resize')
     if center_crop and resize is None:
         raise ValueError('--center-crop needs --resize R (the size to resize the cropped squares to).')
     print('Loading images from "%s"' % image_dir)
@@ -571,10 +421,10 @@ def create_from_images(tfrecord_dir, image_dir, shuffle, resize=None, center_cro
     files = sorted(f for f in glob.glob(os.path.join(image_dir, '*')) if os.path.isfile(f))
     if not files:
         raise ValueError(f'No input images found in {image_dir}.')
-    with TFRecordExporter(tfrecord_dir, len(files)) as tfr:
+    with dataset.TFRecordExporter(tfrecord_dir, len(files)) as tfr:
         mode = check_image_folder(files, list(parallel_map(scan_image, files)), resize)
         order = tfr.choose_shuffled_order() if shuffle else np.arange(len(files))
-        for encoded in parallel_map(lambda idx: encode_image(load_image(files[idx], mode, resize, center_crop)), order):
+        for encoded in parallel_map(lambda idx: dataset.encode_image(load_image(files[idx], mode, resize, center_crop)), order):
             tfr.add_encoded(encoded)
 
 
@@ -594,7 +444,7 @@ def create_from_hdf5(tfrecord_dir, hdf5_filename, shuffle):
             if labels.ndim != 2 or labels.shape[0] != hdf5_data.shape[0]:
                 raise ValueError(f'{npy_filename}: labels of shape {list(labels.shape)} for {hdf5_data.shape[0]} images '
                                  f'in {hdf5_filename}; expected [{hdf5_data.shape[0]}, label_size].')
-        with TFRecordExporter(tfrecord_dir, hdf5_data.shape[0]) as tfr:
+        with dataset.TFRecordExporter(tfrecord_dir, hdf5_data.shape[0]) as tfr:
             order = tfr.choose_shuffled_order() if shuffle else np.arange(hdf5_data.shape[0])
             for idx in order:  # h5py serializes reads anyway: no threads.
                 tfr.add_image(hdf5_data[idx])
@@ -608,8 +458,8 @@ def create_from_tfds(tfrecord_dir, dataset_name, split='train', data_dir=None, i
     With --resolution R, each image's central square is resized to R x R; without, the images must already be
     square, power-of-two and all of one size. --label-key (a ClassLabel feature) writes one-hot labels."""
     tfds = optional_import('tensorflow_datasets', 'create_from_tfds', 'tensorflow-datasets')
-    if resolution is not None and (resolution < 4 or resolution != 2 ** int(np.log2(resolution))):
-        raise ValueError(f'--resolution must be a power of two >= 4, got {resolution}.')
+    if resolution is not None:
+        dnnlib.util.check_power_of_two(resolution, '--resolution')
     try:
         builder = tfds.builder(dataset_name, data_dir=data_dir)
     except tfds.core.DatasetNotFoundError:
@@ -638,13 +488,13 @@ def create_from_tfds(tfrecord_dir, dataset_name, split='train', data_dir=None, i
         if resolution is not None:
             img = np.asarray(crop_and_resize(PIL.Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img),
                                              resolution, center_crop=True))
-        elif img.shape[0] != img.shape[1] or img.shape[0] < 4 or img.shape[0] != 2 ** int(np.log2(img.shape[0])):
+        elif img.shape[0] != img.shape[1] or not dnnlib.util.is_power_of_two(img.shape[0]):
             raise ValueError(f'{dataset_name}: images of {img.shape[1]}x{img.shape[0]}; images must be square with a '
                              f'power-of-two size >= 4. --resolution R center-crops and resizes them.')
-        return encode_image(to_chw(img)), example[label_key] if label_key else None
+        return dataset.encode_image(to_chw(img)), example[label_key] if label_key else None
 
     labels = []
-    with TFRecordExporter(tfrecord_dir, total) as tfr:
+    with dataset.TFRecordExporter(tfrecord_dir, total) as tfr:
         for encoded, label in parallel_map(convert, examples):
             shape = encoded[0]
             if tfr.shape is not None and shape != tfr.shape:
@@ -677,10 +527,9 @@ def draw_demo_image(rnd, resolution):
 
 def create_demo(tfrecord_dir, num_images, resolution, random_seed):
     """A small dataset drawn by the program itself (circles, squares, triangles): nothing to download."""
-    if resolution < 4 or resolution != 2 ** int(np.log2(resolution)):
-        raise ValueError(f'--resolution must be a power of two >= 4, got {resolution}.')
+    dnnlib.util.check_power_of_two(resolution, '--resolution')
     rnd = np.random.RandomState(random_seed)
-    with TFRecordExporter(tfrecord_dir, num_images) as tfr:
+    with dataset.TFRecordExporter(tfrecord_dir, num_images) as tfr:
         for _ in range(num_images):
             tfr.add_image(draw_demo_image(rnd, resolution))
 

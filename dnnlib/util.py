@@ -7,10 +7,9 @@ import glob
 import hashlib
 import http.client
 import importlib
-import inspect
 import io
+import numbers
 import os
-import pickle
 import re
 import sys
 import tempfile
@@ -138,6 +137,18 @@ class Logger:
 # Small helpers
 # ------------------------------------------------------------------------------------------------
 
+def is_power_of_two(value: Any, minimum: int = 4) -> bool:
+    """Whether value is an integer power of two >= minimum: the image sizes the networks and datasets take."""
+    return isinstance(value, numbers.Integral) and value >= minimum and value & (value - 1) == 0
+
+
+def check_power_of_two(value: Any, what: str, minimum: int = 4) -> int:
+    """log2(value), or a ValueError that names `what` when value is not an integer power of two >= minimum."""
+    if not is_power_of_two(value, minimum):
+        raise ValueError(f'{what} must be a power of two >= {minimum}, got {value}.')
+    return int(value).bit_length() - 1
+
+
 def format_time(seconds: Union[int, float]) -> str:
     """Seconds as a short human-readable string: '7s', '2m 05s', '3h 02m 05s', '2d 03h 04m'."""
     # round() rounds halves to even, like numpy.rint in the original, so the outputs agree.
@@ -159,23 +170,6 @@ def ask_yes_no(question: str) -> bool:
             return True
         if answer in ('n', 'no', 'f', 'false', 'off', '0'):
             return False
-
-
-def tuple_product(t: Tuple) -> Any:
-    """Product of the elements of t (1 for an empty tuple)."""
-    result = 1
-    for v in t:
-        result *= v
-    return result
-
-
-def is_pickleable(obj: Any) -> bool:
-    """Whether pickle.dumps(obj) succeeds."""
-    try:
-        pickle.dumps(obj)
-        return True
-    except Exception:
-        return False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,12 +237,6 @@ def call_func_by_name(*args, func_name: str = None, **kwargs) -> Any:
     if not callable(func_obj):
         raise TypeError('%r is not callable' % func_name)
     return func_obj(*args, **kwargs)
-
-
-def get_module_dir_by_obj_name(obj_name: str) -> str:
-    """Directory of the module that defines the named object."""
-    module, _ = get_module_from_obj_name(obj_name)
-    return os.path.dirname(inspect.getfile(module))
 
 
 def is_top_level_function(obj: Any) -> bool:

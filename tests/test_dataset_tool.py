@@ -20,6 +20,7 @@ import tensorflow_datasets as tfds
 
 import dataset_tool
 from tfrecords_for_tests import box_levels
+from training import dataset
 
 
 def run_tool(*args):
@@ -284,12 +285,12 @@ def test_killed_run_leaves_nothing(tmp_path, monkeypatch):
 def test_exporter_labels_must_match_the_images(tmp_path):
     out = str(tmp_path / 'lab')
     with pytest.raises(ValueError, match=r'\[3, 5\] labels for 2 images'):
-        with dataset_tool.TFRecordExporter(out, 2, print_progress=False) as tfr:
+        with dataset.TFRecordExporter(out, 2, print_progress=False) as tfr:
             for value in (10, 20):
                 tfr.add_image(np.full([1, 4, 4], value, np.uint8))
             tfr.add_labels(np.zeros([3, 5]))
     assert_nothing_left(tmp_path, out)
-    with dataset_tool.TFRecordExporter(out, 2, print_progress=False) as tfr:
+    with dataset.TFRecordExporter(out, 2, print_progress=False) as tfr:
         for value in (10, 20):
             tfr.add_image(np.full([1, 4, 4], value, np.uint8))
         tfr.add_labels(np.eye(5)[[1, 3]])
@@ -298,14 +299,14 @@ def test_exporter_labels_must_match_the_images(tmp_path):
 
 def test_exporter_refuses_bad_shapes(tmp_path):
     with pytest.raises(ValueError, match=r'H = W a power of two >= 4, got \[4, 8, 8\]'):
-        with dataset_tool.TFRecordExporter(str(tmp_path / 'a'), 1, print_progress=False) as tfr:
+        with dataset.TFRecordExporter(str(tmp_path / 'a'), 1, print_progress=False) as tfr:
             tfr.add_image(np.zeros([4, 8, 8], np.uint8))
     with pytest.raises(ValueError, match=r'Image 1 has shape \[3, 4, 4\]; every image must be \[3, 8, 8\]'):
-        with dataset_tool.TFRecordExporter(str(tmp_path / 'b'), 2, print_progress=False) as tfr:
+        with dataset.TFRecordExporter(str(tmp_path / 'b'), 2, print_progress=False) as tfr:
             tfr.add_image(np.zeros([3, 8, 8], np.uint8))
             tfr.add_image(np.zeros([3, 4, 4], np.uint8))
     with pytest.raises(ValueError, match='No images were added'):
-        with dataset_tool.TFRecordExporter(str(tmp_path / 'c'), 0, print_progress=False):
+        with dataset.TFRecordExporter(str(tmp_path / 'c'), 0, print_progress=False):
             pass
     assert os.listdir(tmp_path) == []
 

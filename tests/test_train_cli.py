@@ -29,6 +29,7 @@ ARGS = ['--dataset', 'squares', '--config', 'config-e', '--total-kimg', '1', '--
 def data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp('datasets')
     write_dataset(str(root / 'squares'), color_squares(64, 16))
+    write_dataset(str(root / 'squares32'), color_squares(64, 32))
     return str(root)
 
 
@@ -144,27 +145,31 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(data_dir, tmp_path):
     assert np.abs(expected[0].get_var(name) - start[0].get_var(name)).max() > 1e-3
 
 
-def test_progressive_growing_resets_adam_when_the_resolution_changes(data_dir, tmp_path, monkeypatch):
-    kwargs = train.build_run_kwargs('squares', data_dir, str(tmp_path / 'results'), 'config-d', 1, total_kimg=0.048,
+def test_progressive_config_d_grows_through_two_levels_and_resets_adam_at_each_change(data_dir, tmp_path, monkeypatch):
+    kwargs = train.build_run_kwargs('squares32', data_dir, str(tmp_path / 'results'), 'config-d', 1, total_kimg=0.080,
                                     gamma=None, mirror_augment=False, metrics=[], snapshot_ticks=100, minibatch=8,
                                     minibatch_gpu=4, fmap_base=64, fmap_max=16)
-    # 8x8 for 16 images, fading in 16x16 over the next 16, then 16x16; a new schedule every minibatch of 8:
-    # lod 1, 1, 1, 0.5, 0, 0.
+    # 8x8 for 24 images, fading in 16x16 over the next 8, 16x16 for 24, fading in 32x32 over 8, then 32x32; a new
+    # schedule every minibatch of 8: lod 2, 2, 2, 1.5, 1, 1, 1, 0.5, 0, 0.
     kwargs.sched_args.update(lod_training_kimg=0.016, lod_transition_kimg=0.016)
     kwargs.minibatch_repeats = 1
-    steps_before_reset = []
+    steps_before_reset, trainers = [], []
     real_reset = Trainer.reset_optimizers
 
     def reset(self):
         steps_before_reset.append(int(self.G_opt.step.numpy()))
+        trainers.append(self)
         real_reset(self)
     monkeypatch.setattr(Trainer, 'reset_optimizers', reset)
     dnnlib.submit_run(**kwargs)
-    # Resets before the first minibatch, when lod leaves 1 (floor changes) and when it reaches 0 (ceil changes).
-    # G's Adam steps in between: minibatches 0-2 (and the path length step of minibatch 0), then minibatch 3.
-    assert steps_before_reset == [0, 4, 1]
-    G, _, Gs = misc.load_pkl(os.path.join(tmp_path, 'results', '00000-stylegan2-squares-1gpu-config-d', 'network-final.pkl'))
-    assert G.get_var('lod') == 0 and Gs.output_shape == [None, 3, 16, 16]
+    # Resets before the first minibatch, whenever floor(lod) changes (2 -> 1.5, 1 -> 0.5) and whenever ceil(lod)
+    # changes (1.5 -> 1, 0.5 -> 0). G's Adam steps in between: minibatches 0-2 (plus the path length step of
+    # minibatch 0), 3, 4-6 (plus that of 4), 7.
+    assert steps_before_reset == [0, 4, 1, 4, 1]
+    # Each level ran its own steps, with reals at its resolution and the networks building only the levels it uses.
+    assert {key[1] for key in trainers[0]._round_fns} == {0, 1, 2}
+    G, _, Gs = misc.load_pkl(os.path.join(tmp_path, 'results', '00000-stylegan2-squares32-1gpu-config-d', 'network-final.pkl'))
+    assert G.get_var('lod') == 0 and Gs.output_shape == [None, 3, 32, 32]
 
 
 def _tensorboard_scalars(run_dir):

@@ -490,7 +490,7 @@ def test_run_context_abort_file(tmp_path):
 
 
 def test_path_templates(monkeypatch):
-    monkeypatch.setattr(submit, '_user_name_override', 'alice')
+    monkeypatch.setattr(submit.getpass, 'getuser', lambda: 'alice')
     assert submit.get_path_from_template('/r/<USERNAME>/x', submit.PathType.LINUX) == '/r/alice/x'
     assert submit.get_path_from_template('C:/r/<USERNAME>', submit.PathType.WINDOWS) == 'C:\\r\\alice'
     assert submit.convert_path('a\\b', submit.PathType.LINUX) == 'a/b'

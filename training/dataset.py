@@ -1,4 +1,5 @@
-"""Multi-resolution TFRecord datasets in NVIDIA's layout, read with tf.data.
+"""Multi-resolution TFRecord datasets in NVIDIA's layout: read with tf.data (TFRecordDataset) and written
+(TFRecordExporter, encode_image; dataset_tool.py's commands use them).
 
 A dataset folder holds <name>-rNN.tfrecords for every resolution 2^NN from full size down to 4x4. Each record is
 a tf.train.Example with 'shape' (int64 [C, H, W]) and 'data' (one bytes value: the CHW uint8 pixels); all files list
@@ -22,6 +23,9 @@ new pipeline makes a new single pass from the first image, as in the original.
 
 import glob
 import os
+import shutil
+import tempfile
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +34,12 @@ import dnnlib
 
 # The two feature keys of NVIDIA's records.
 _FEATURES = {'shape': tf.io.FixedLenFeature([3], tf.int64), 'data': tf.io.FixedLenFeature([], tf.string)}
+LABELS_SUFFIX = '-rxx.labels'
+
+
+def tfrecord_suffix(resolution_log2):
+    """The end of the file name of a level: <name>-r10.tfrecords holds the 1024x1024 images."""
+    return '-r%02d.tfrecords' % resolution_log2
 
 
 def parse_tfrecord_np(record):
@@ -97,13 +107,11 @@ class TFRecordDataset:
         # Resolution and levels: every level from the chosen resolution down to 4x4 must be present.
         max_shape = max(tfr_shapes, key=np.prod)
         self.resolution = resolution if resolution is not None else max_shape[1]
-        self.resolution_log2 = int(np.log2(self.resolution))
-        if self.resolution < 4 or self.resolution != 2 ** self.resolution_log2:
-            raise ValueError(f'{tfrecord_dir}: resolution must be a power of two >= 4, got {self.resolution}.')
+        self.resolution_log2 = dnnlib.util.check_power_of_two(self.resolution, f'{tfrecord_dir}: resolution')
         self.shape = [max_shape[0], self.resolution, self.resolution]
         self._lod_files = {}  # lod -> (file, [C, H, W])
         for path, shape in zip(tfr_files, tfr_shapes):
-            if len(shape) != 3 or shape[0] != max_shape[0] or shape[1] != shape[2] or shape[1] != 2 ** int(np.log2(shape[1])):
+            if len(shape) != 3 or shape[0] != max_shape[0] or shape[1] != shape[2] or not dnnlib.util.is_power_of_two(shape[1], minimum=1):
                 raise ValueError(f'{path}: records of shape {list(shape)}; every file must hold [C, 2^n, 2^n] '
                                  f'with the same C ({max_shape[0]}).')
             lod = self.resolution_log2 - int(np.log2(shape[1]))
@@ -292,6 +300,151 @@ class TFRecordDataset:
         for images_and_labels in iter(self.distribute(strategy, minibatch_size, lod)):
             self._position += minibatch_size
             yield images_and_labels
+
+
+# ----------------------------------------------------------------------------
+# Writing: what dataset_tool.py's commands create.
+
+
+class TFRecordExporter:
+    """Writes <dir>/<name>-rNN.tfrecords for every level from the full resolution down to 4x4, and optionally
+    <name>-rxx.labels, into a temporary folder that becomes `tfrecord_dir` only when close() succeeds."""
+
+    def __init__(self, tfrecord_dir, expected_images, print_progress=True, progress_interval=10):
+        if os.path.exists(tfrecord_dir) and not os.path.isdir(tfrecord_dir):
+            raise FileExistsError(f'{tfrecord_dir} exists and is not a folder; choose another dataset folder.')
+        if glob.glob(os.path.join(tfrecord_dir, '*.tfrecords')):
+            raise FileExistsError(f'{tfrecord_dir} already holds a dataset (*.tfrecords); remove it or choose another folder.')
+        self.tfrecord_dir = tfrecord_dir
+        self.expected_images = expected_images  # None when unknown (no percentage or ETA then).
+        self.cur_images = 0
+        self.shape = None
+        self.resolution_log2 = None
+        self.tfr_writers = []
+        self.print_progress = print_progress
+        self.progress_interval = progress_interval
+        parent = os.path.dirname(os.path.abspath(tfrecord_dir))
+        os.makedirs(parent, exist_ok=True)
+        # Hidden and beside the target: the final rename stays on one file system.
+        self._tmp_dir = tempfile.mkdtemp(prefix='.tmp-' + os.path.basename(os.path.abspath(tfrecord_dir)) + '-', dir=parent)
+        self.tfr_prefix = os.path.join(self._tmp_dir, os.path.basename(os.path.abspath(tfrecord_dir)))
+        self._start = time.time()
+        self._last_print = 0.0
+        if print_progress:
+            print('Creating dataset "%s"' % tfrecord_dir)
+
+    def choose_shuffled_order(self):
+        """NVIDIA's image order: np.random.RandomState(123).shuffle(np.arange(N)). Add images and labels in it."""
+        order = np.arange(self.expected_images)
+        np.random.RandomState(123).shuffle(order)
+        return order
+
+    def add_image(self, img):
+        """img: [C, H, W] with C 1 or 3, H = W a power of two >= 4; stored as uint8, lower levels as 2x2 box means."""
+        self.add_encoded(encode_image(img))
+
+    def add_encoded(self, encoded):
+        """Write the output of encode_image(), which the create_* commands compute in their decoding threads."""
+        shape, records = encoded
+        if self.shape is None:
+            self.shape = shape
+            self.resolution_log2 = int(np.log2(shape[1]))
+            for lod in range(self.resolution_log2 - 1):
+                path = self.tfr_prefix + tfrecord_suffix(self.resolution_log2 - lod)
+                self.tfr_writers.append(tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type='')))
+        if shape != self.shape:
+            raise ValueError(f'Image {self.cur_images} has shape {list(shape)}; every image must be {list(self.shape)}.')
+        for writer, record in zip(self.tfr_writers, records):
+            writer.write(record)
+        self.cur_images += 1
+        self._show_progress()
+
+    def add_labels(self, labels):
+        """labels: [N, label_size], one row per image added, in the order added."""
+        labels = np.asarray(labels)
+        if labels.ndim != 2 or labels.shape[0] != self.cur_images:
+            raise ValueError(f'{list(labels.shape)} labels for {self.cur_images} images; '
+                             f'labels must be [number of images, label_size].')
+        with open(self.tfr_prefix + LABELS_SUFFIX, 'wb') as f:  # Through a file object: np.save(path) would add '.npy'.
+            np.save(f, labels.astype(np.float32))
+
+    def close(self):
+        """Finish the files and move the dataset into place."""
+        for writer in self.tfr_writers:
+            writer.close()
+        self.tfr_writers = []
+        if self.cur_images == 0:
+            self.abort()
+            raise ValueError(f'No images were added to {self.tfrecord_dir}; nothing was written.')
+        try:
+            os.replace(self._tmp_dir, self.tfrecord_dir)  # Atomic; works when the target is absent or an empty folder.
+        except OSError:
+            # The target holds other files: move ours in, the 4x4 level last, so that an interrupted move leaves
+            # a level missing, which every reader refuses.
+            names = [LABELS_SUFFIX] + [tfrecord_suffix(r) for r in range(self.resolution_log2, 1, -1)]
+            for name in names:
+                path = self.tfr_prefix + name
+                if os.path.exists(path):
+                    os.replace(path, os.path.join(self.tfrecord_dir, os.path.basename(path)))
+            os.rmdir(self._tmp_dir)
+        if self.print_progress:
+            elapsed = time.time() - self._start
+            print('\rAdded %d images in %s (%.1f images/s).%s' % (self.cur_images, dnnlib.util.format_time(elapsed),
+                                                                   self.cur_images / max(elapsed, 1e-9), ' ' * 40))
+
+    def abort(self):
+        """Drop everything written so far."""
+        for writer in self.tfr_writers:
+            writer.close()
+        self.tfr_writers = []
+        shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def _show_progress(self):
+        now = time.time()
+        done, total = self.cur_images, self.expected_images
+        if not self.print_progress or (done % self.progress_interval and done != total) or now - self._last_print < 0.25:
+            return
+        self._last_print = now
+        rate = done / max(now - self._start, 1e-9)
+        if total:
+            frac = min(done / total, 1.0)
+            eta = dnnlib.util.format_time((total - done) / rate) if done < total else '0s'
+            line = '[%-30s] %d / %d  %3d%%  %.1f images/s  ETA %s' % ('#' * int(frac * 30), done, total, frac * 100, rate, eta)
+        else:
+            line = '%d images  %.1f images/s' % (done, rate)
+        print('\r' + line + '   ', end='', flush=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()  # Also on KeyboardInterrupt: no half-written dataset.
+
+
+def encode_image(img):
+    """An image [C, H, W] -> (shape, serialized tf.train.Example for every level from H x W down to 4x4).
+    Each lower level is the 2x2 box mean of the level above's float32 values (not of its rounded bytes), stored
+    rounded half to even and clipped to [0, 255]: NVIDIA's records exactly."""
+    if img.ndim != 3 or img.shape[0] not in (1, 3) or img.shape[1] != img.shape[2] or not dnnlib.util.is_power_of_two(img.shape[1]):
+        raise ValueError(f'Images must be [C, H, W] with C 1 or 3 and H = W a power of two >= 4, got {list(img.shape)}.')
+    log2 = int(np.log2(img.shape[1]))
+    shape, records = img.shape, []
+    img = np.ascontiguousarray(img)  # Images arrive as transposed HWC views; strided box means on those are 2x slower.
+    for lod in range(log2 - 1):
+        if lod:
+            img = img.astype(np.float32)
+            img = (img[:, 0::2, 0::2] + img[:, 0::2, 1::2] + img[:, 1::2, 0::2] + img[:, 1::2, 1::2]) * 0.25
+        # uint8 input is stored as is: np.rint would compute it in float16, slowly, to the same values.
+        quant = img if img.dtype == np.uint8 else np.rint(img).clip(0, 255).astype(np.uint8)
+        feature = {'shape': tf.train.Feature(int64_list=tf.train.Int64List(value=quant.shape)),
+                   'data': tf.train.Feature(bytes_list=tf.train.BytesList(value=[quant.tobytes()]))}
+        # Sorted map keys: the same bytes on every run (protobuf's map order otherwise varies between processes).
+        records.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True))
+    return shape, records
+
 
 
 def load_dataset(class_name=None, data_dir=None, verbose=False, **kwargs):

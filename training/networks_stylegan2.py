@@ -159,13 +159,6 @@ def compute_layout(data_format):
     return data_format or tflib.default_data_format()
 
 
-def check_resolution(resolution):
-    resolution_log2 = int(np.log2(resolution))
-    if resolution != 2 ** resolution_log2 or resolution < 4:
-        raise ValueError(f'resolution must be a power of two >= 4, got {resolution}.')
-    return resolution_log2
-
-
 # ----------------------------------------------------------------------------
 # Main generator: mapping + synthesis, with dlatent averaging, style mixing and truncation.
 
@@ -366,7 +359,7 @@ def G_synthesis_stylegan2(
         data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
         **_kwargs):                     # Other arguments are for other networks.
 
-    resolution_log2 = check_resolution(resolution)
+    resolution_log2 = dnnlib.util.check_power_of_two(resolution, 'resolution')
     if architecture not in ('orig', 'skip', 'resnet'):
         raise ValueError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}.")
     nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
@@ -430,7 +423,7 @@ def G_synthesis_stylegan_revised(
         **_kwargs):                     # Other arguments are for other networks.
 
     del is_template_graph, force_clean_graph
-    resolution_log2 = check_resolution(resolution)
+    resolution_log2 = dnnlib.util.check_power_of_two(resolution, 'resolution')
     nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
     fmt = compute_layout(data_format)
     num_layers = resolution_log2 * 2 - 2
@@ -515,7 +508,7 @@ def D_stylegan2(
         data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
         **_kwargs):                     # Other arguments are for other networks.
 
-    resolution_log2 = check_resolution(resolution)
+    resolution_log2 = dnnlib.util.check_power_of_two(resolution, 'resolution')
     if architecture not in ('orig', 'skip', 'resnet'):
         raise ValueError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}.")
     nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
@@ -575,7 +568,7 @@ def D_stylegan(
         **_kwargs):                     # Other arguments are for other networks.
 
     del is_template_graph
-    resolution_log2 = check_resolution(resolution)
+    resolution_log2 = dnnlib.util.check_power_of_two(resolution, 'resolution')
     nf = nf_func(fmap_base, fmap_decay, fmap_min, fmap_max)
     fmt = compute_layout(data_format)
     act = nonlinearity

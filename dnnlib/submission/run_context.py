@@ -72,9 +72,6 @@ class RunContext:
     def get_time_since_start(self) -> float:
         return time.time() - self.start_time
 
-    def get_time_since_last_update(self) -> float:
-        return time.time() - self.last_update_time
-
     def get_last_update_interval(self) -> float:
         """Seconds between the two most recent update() calls."""
         return self.last_update_interval

@@ -67,19 +67,8 @@ class SubmitConfig(EasyDict):
         self.platform_extras = EasyDict(data_reader_buffer_size=1 << 30, data_reader_process_count=0)
 
 
-_user_name_override = None
-
-
-def set_user_name_override(name: Optional[str]) -> None:
-    """Use this name instead of the login name in <USERNAME> and task names."""
-    global _user_name_override
-    _user_name_override = name
-
-
 def get_user_name() -> str:
     """The login name of the current user ('unknown' if it cannot be determined)."""
-    if _user_name_override is not None:
-        return _user_name_override
     try:
         return getpass.getuser()
     except Exception:
