@@ -67,6 +67,7 @@ def run_one(args):
 
     minibatch(0)  # Trace every phase once.
     trainer.pop_stats()
+    gflop = graph_gflop_per_minibatch(trainer)
     num = max(int(args.kimg * 1000 / args.minibatch), 16)
     start = time.perf_counter()
     for index in range(1, num + 1):
@@ -75,7 +76,22 @@ def run_one(args):
     sec_per_kimg = (time.perf_counter() - start) / (num * args.minibatch / 1000)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     print(json.dumps(dict(replicas=args.replicas_one, sec_per_kimg=sec_per_kimg, peak_rss_gb=peak_gb, minibatches=num,
-                          ms_per_minibatch=sec_per_kimg * args.minibatch)))  # s/kimg x images = ms.
+                          ms_per_minibatch=sec_per_kimg * args.minibatch, gflop_per_minibatch=gflop)))  # s/kimg x images = ms.
+
+
+def graph_gflop_per_minibatch(trainer):
+    """The floating point operations of a minibatch as TensorFlow's profiler counts them in the traced phases
+    (convolutions, matmuls and elementwise ops with known shapes; the compiled custom ops are not counted), each
+    phase weighted by how often it runs and by its rounds, summed over replicas."""
+    import tensorflow as tf
+    options = tf.compat.v1.profiler.ProfileOptionBuilder(
+        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    total = 0.0
+    for (phase_index, _level, _minibatch_gpu, rounds), fn in trainer._round_fns.items():
+        graph = fn._list_all_concrete_functions()[0].graph
+        flops = tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
+        total += flops * rounds * trainer.strategy.num_replicas_in_sync / trainer.phases[phase_index].interval
+    return total / 1e9
 
 
 def main():
@@ -98,8 +114,8 @@ def main():
 
     print(f'{args.config}, resolution {args.resolution}, lod {args.lod}, fmap_base {args.fmap_base}, fmap_max {args.fmap_max}, '
           f'minibatch {args.minibatch}, minibatch_gpu {args.minibatch_gpu}, data {args.data or "random, in memory"}')
-    print('| replicas | sec/kimg | ms/minibatch | relative to the first | peak RSS (GiB) |')
-    print('|---|---|---|---|---|')
+    print('| replicas | sec/kimg | ms/minibatch | relative to the first | GFLOP/minibatch | GFLOP/s | peak RSS (GiB) |')
+    print('|---|---|---|---|---|---|---|')
     base = None
     for replicas in [int(r) for r in args.replicas.split(',')]:
         cmd = [sys.executable, os.path.abspath(__file__), '--replicas-one', str(replicas)]
@@ -112,7 +128,8 @@ def main():
         result = json.loads(out.stdout.strip().splitlines()[-1])
         base = base or result['sec_per_kimg']
         print(f"| {replicas} | {result['sec_per_kimg']:.2f} | {result['ms_per_minibatch']:.1f} | "
-              f"{result['sec_per_kimg'] / base:.2f} | {result['peak_rss_gb']:.2f} |", flush=True)
+              f"{result['sec_per_kimg'] / base:.2f} | {result['gflop_per_minibatch']:.2f} | "
+              f"{result['gflop_per_minibatch'] / result['ms_per_minibatch'] * 1000:.1f} | {result['peak_rss_gb']:.2f} |", flush=True)
 
 
 if __name__ == '__main__':
