@@ -222,7 +222,7 @@ def upsample_conv_2d(x, w, k=None, factor=2, gain=1, data_format='NCHW', impl=No
 
     # conv2d_transpose wants [kh, kw, out, in]; per group, swap in and out and flip spatially.
     w = tf.reshape(w, [conv_h, conv_w, in_c, num_groups, -1])
-    w = tf.transpose(w[::-1, ::-1], [0, 1, 4, 3, 2])
+    w = tf.transpose(tf.reverse(w, axis=[0, 1]), [0, 1, 4, 3, 2])  # Not w[::-1, ::-1]: a strided slice is 10x slower.
     w = tf.reshape(w, [conv_h, conv_w, -1, num_groups * in_c])
     x = tf.nn.conv2d_transpose(x, w, output_shape=tf.stack(output_shape), strides=strides, padding='VALID',
                                data_format=data_format)
