@@ -193,7 +193,7 @@ class Trainer:
             self._round_fns[key] = self._make_round_fn(phase_index, level, minibatch_gpu, rounds)
         seed, lod = tf.constant(seed, tf.int64), tf.constant(lod, tf.float32)
         while len(self._round_indices) < rounds:
-            self._round_indices.append(tf.constant(len(self._round_indices), tf.int32))
+            self._round_indices.append(tf.constant(len(self._round_indices), tf.int64))  # int64: oneDNN logs about int32.
         for round_index in self._round_indices[:rounds]:
             self._pending_stats.append(self._round_fns[key](seed, lod, round_index, images, labels))
         rate = learning_rate * self.lrate_ratios[self.phases[phase_index].net]
@@ -214,9 +214,14 @@ class Trainer:
     def _make_round_fn(self, phase_index, level, minibatch_gpu, rounds):
         def round_fn(seed, lod, round_index, images, labels):
             def replica_fn(images, labels):
-                chunk = tf.distribute.get_replica_context().replica_id_in_sync_group * rounds + round_index
+                replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64)
+                chunk = replica * rounds + round_index
                 part = slice(round_index * minibatch_gpu, (round_index + 1) * minibatch_gpu)
-                return self._accumulate(phase_index, seed, chunk, lod, level, minibatch_gpu, images[part], labels[part])
+                images_part, labels_part = images[part], labels[part]
+                # A static batch size lets shape arithmetic (minibatch stddev groups) fold at trace time.
+                images_part.set_shape([minibatch_gpu] + images.shape[1:])
+                labels_part.set_shape([minibatch_gpu] + labels.shape[1:])
+                return self._accumulate(phase_index, seed, chunk, lod, level, minibatch_gpu, images_part, labels_part)
             stats = self.strategy.run(replica_fn, args=(images, labels))
             return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in stats.items()}
         return tflib.tfutil.function(round_fn)
