@@ -80,18 +80,43 @@ def run_one(args):
 
 
 def graph_gflop_per_minibatch(trainer):
-    """The floating point operations of a minibatch as TensorFlow's profiler counts them in the traced phases
-    (convolutions, matmuls and elementwise ops with known shapes; the compiled custom ops are not counted), each
+    """The multiply-adds x 2 of a minibatch's convolutions and matmuls, read from the traced phases' graphs (their
+    forward and backward ops with static shapes; element-wise ops and the compiled custom ops are not counted), each
     phase weighted by how often it runs and by its rounds, summed over replicas."""
-    import tensorflow as tf
-    options = tf.compat.v1.profiler.ProfileOptionBuilder(
-        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
     total = 0.0
     for (phase_index, _level, _minibatch_gpu, rounds), fn in trainer._round_fns.items():
         graph = fn._list_all_concrete_functions()[0].graph
-        flops = tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops
+        flops = sum(op_flops(op) for op in graph.get_operations())
         total += flops * rounds * trainer.strategy.num_replicas_in_sync / trainer.phases[phase_index].interval
     return total / 1e9
+
+
+def op_flops(op):
+    """2 x multiply-adds of one MatMul or 2-D convolution (forward or either gradient); 0 for other ops or unknown shapes."""
+    import numpy as np
+
+    def dims(tensor):
+        shape = tensor.shape.as_list() if tensor.shape.rank is not None else [None]
+        return None if None in shape else shape
+    if op.type == 'MatMul':
+        a, b = dims(op.inputs[0]), dims(op.inputs[1])
+        if a is None or b is None:
+            return 0
+        rows, inner = (a[1], a[0]) if op.get_attr('transpose_a') else (a[0], a[1])
+        return 2 * rows * inner * (b[0] if op.get_attr('transpose_b') else b[1])
+    # Each output element of the side with the output feature maps takes kh * kw * in_channels multiply-adds.
+    if op.type == 'Conv2D':
+        kernel, out_side = op.inputs[1], op.outputs[0]
+    elif op.type == 'Conv2DBackpropInput':
+        kernel, out_side = op.inputs[1], op.inputs[2]
+    elif op.type == 'Conv2DBackpropFilter':
+        kernel, out_side = op.outputs[0], op.inputs[2]
+    else:
+        return 0
+    if dims(kernel) is None or dims(out_side) is None:
+        return 0
+    kh, kw, cin, _ = dims(kernel)
+    return 2 * int(np.prod(dims(out_side))) * kh * kw * cin
 
 
 def main():
