@@ -274,3 +274,22 @@ def test_path_length_batch_with_an_odd_minibatch_gpu():
     trainer.run_phase('RegG', random_data(np.random.RandomState(0), 6)[0], SEED, 0.0, 0.001, minibatch_gpu=3)
     stats = trainer.pop_stats()
     assert np.isfinite(stats['Loss/G/reg']) and stats['Loss/G/reg'] > 0
+
+
+def test_conditional_training_draws_labels_of_dataset_entries():
+    table = np.eye(5, dtype=np.float32)[[0, 1, 2, 3, 4, 4, 4, 4]]  # 8 images of 5 classes, class 4 most often.
+    G = tflib.Network('G', func_name='training.networks_stylegan2.G_main', **dict(NET, label_size=5))
+    D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', num_channels=3, resolution=8,
+                      label_size=5, fmap_base=32, fmap_max=16)
+    opt_args = dict(beta1=BETA1, beta2=BETA2, epsilon=EPS, learning_rate=LR)
+    trainer = Trainer(strategy=tf.distribute.get_strategy(), G=G, D=D, Gs=G.clone('Gs'), G_opt_args=opt_args,
+                      D_opt_args=opt_args, G_loss_args=dict(func_name='training.loss.G_logistic_ns_pathreg'),
+                      D_loss_args=dict(func_name='training.loss.D_logistic_r1'), label_table=table)
+    labels = trainer.draw_inputs(phase_index(trainer, 'TrainG'), SEED, 0, 0.0, 0, 400).labels.numpy()
+    assert labels.shape == (400, 5) and np.array_equal(labels.sum(axis=1), np.ones(400))  # Rows of the table.
+    assert 0.4 < labels[:, 4].mean() < 0.6 and labels[:, 0].mean() > 0.05  # Each entry equally likely: class 4 is 1/2.
+    images = np.random.RandomState(0).randint(0, 256, size=[4, 3, 8, 8]).astype(np.uint8)
+    trainer.run_minibatch(0, (tf.constant(images), tf.constant(table[:4])), SEED, 0.0, LR, minibatch_gpu=4)
+    stats = trainer.pop_stats()
+    assert np.isfinite(stats['Loss/D/loss']) and np.isfinite(stats['Loss/G/reg'])
+    assert trainer.G_opt.step.numpy() == 2 and trainer.D_opt.step.numpy() == 2

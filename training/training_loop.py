@@ -116,7 +116,10 @@ class Trainer:
         self.uses_pl = 'pl_mean' in inspect.signature(self.G_loss_func).parameters  # Path length regularization.
         self.G_smoothing_kimg = G_smoothing_kimg
         self.mirror_augment, self.drange_data, self.drange_net = mirror_augment, list(drange_data), list(drange_net)
-        self.label_table = np.zeros([1, 0], np.float32) if label_table is None else np.asarray(label_table, np.float32)
+        self.label_table = None  # Kept on the CPU in a variable, as in the original: it can be larger than a graph.
+        if label_table is not None and np.shape(label_table)[1] > 0:
+            with tf.device('/cpu:0'):
+                self.label_table = tf.Variable(np.asarray(label_table, np.float32), trainable=False, name='label_table')
         self.resolution_log2 = int(np.log2(D.input_shape[-1]))
 
         # Lazy regularization: the main phases skip the regularizer, which runs every N minibatches with its weight
@@ -235,17 +238,19 @@ class Trainer:
         with self._random_scope(phase_index, seed, chunk):
             return self._draw_inputs(self.phases[phase_index], seed, chunk, lod, level, minibatch_gpu, images, labels)
 
+    @staticmethod
+    def _chunk_seed(seed, chunk):
+        return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), tf.cast(chunk, tf.int64))
+
     def _random_scope(self, phase_index, seed, chunk):
-        chunk_seed = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), tf.cast(chunk, tf.int64))
-        return tflib.reproducible_random(tf.random.experimental.stateless_fold_in(chunk_seed, phase_index + 1))
+        return tflib.reproducible_random(tf.random.experimental.stateless_fold_in(self._chunk_seed(seed, chunk), phase_index + 1))
 
     def _draw_inputs(self, phase, seed, chunk, lod, level, n, images, labels):
         G = self.G
         inputs = dnnlib.EasyDict()
         if phase.net == 'D':
             # Keyed on the chunk only, not the phase: TrainD and RegD see the same mirrored reals.
-            chunk_seed = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), tf.cast(chunk, tf.int64))
-            with tflib.reproducible_random(chunk_seed):
+            with tflib.reproducible_random(self._chunk_seed(seed, chunk)):
                 inputs.reals = process_reals(images, lod, level, self.mirror_augment, self.drange_data, self.drange_net)
             inputs.labels = tf.cast(labels, tf.float32)
         if phase.terms in ('loss', 'both'):
@@ -261,11 +266,11 @@ class Trainer:
         return inputs
 
     def _random_labels(self, n):
-        """Labels of uniformly random dataset entries (NVIDIA's get_random_labels_tf)."""
-        if self.label_table.shape[1] == 0:
+        """Labels of uniformly random dataset entries (NVIDIA's get_random_labels_tf); zero-width without labels."""
+        if self.label_table is None:
             return tf.zeros([n, 0])
-        index = tflib.random_uniform([n], 0, self.label_table.shape[0], dtype=tf.int32)
-        return tf.gather(tf.constant(self.label_table), index)
+        index = tflib.random_uniform([n], 0, self.label_table.shape[0], dtype=tf.int64)
+        return tf.gather(self.label_table, index)
 
     def _accumulate(self, phase_index, seed, chunk, lod, level, minibatch_gpu, images, labels):
         """One round in one replica: gradients of the mean loss (or regularizer) added to the phase's accumulators."""
