@@ -26,6 +26,7 @@ import tensorflow as tf
 import dnnlib
 import dnnlib.tflib as tflib
 from dnnlib.tflib import autosummary
+from dnnlib.tflib.ops.upfirdn_2d import downsample_2d, upsample_2d
 from dnnlib.tflib.optimizer import Optimizer
 from training import dataset
 from training import loss as loss_module
@@ -361,14 +362,9 @@ def process_reals(x, lod, level, mirror_augment, drange_data, drange_net):
     if mirror_augment:
         flip = tflib.random_uniform([tf.shape(x)[0], 1, 1, 1]) < 0.5
         x = tf.where(flip, tf.reverse(x, axis=[3]), x)
-    _, c, h, w = x.shape
-    coarse = tf.reduce_mean(tf.reshape(x, [-1, c, h // 2, 2, w // 2, 2]), axis=[3, 5], keepdims=True)
-    coarse = tf.reshape(tf.tile(coarse, [1, 1, 1, 2, 1, 2]), [-1, c, h, w])
+    coarse = upsample_2d(downsample_2d(x, data_format='NCHW'), data_format='NCHW')  # 2x2 box, then nearest.
     x = x + (coarse - x) * (lod - tf.floor(lod))
-    factor = 2 ** level
-    if factor > 1:
-        x = tf.reshape(tf.tile(tf.reshape(x, [-1, c, h, 1, w, 1]), [1, 1, 1, factor, 1, factor]), [-1, c, h * factor, w * factor])
-    return x
+    return upsample_2d(x, factor=2 ** level, data_format='NCHW') if level > 0 else x
 
 
 # ----------------------------------------------------------------------------
