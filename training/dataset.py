@@ -246,8 +246,11 @@ class TFRecordDataset:
             labels = tf.data.Dataset.from_tensors(np.zeros([0], self.label_dtype)).repeat()
         pairs = tf.data.Dataset.zip((records, labels))
         epoch_size = self.num_images
-        # A buffer larger than an epoch shuffles the same way, but TensorFlow would reserve all of it for every epoch.
-        shuffle_buffer = min(((self._shuffle_mb << 20) - 1) // record_bytes + 1, max(epoch_size, 1))
+        # Both windows are capped at an epoch of the endlessly repeated stream: a larger shuffle window shuffles the
+        # same way, but TensorFlow would reserve all of it for every epoch, and prefetching would fill all of it.
+        def images_in(megabytes):
+            return min(((megabytes << 20) - 1) // record_bytes + 1, max(epoch_size, minibatch_size))
+        shuffle_buffer = images_in(self._shuffle_mb)
 
         def epoch(index):
             if self._shuffle_mb <= 0:
@@ -271,20 +274,19 @@ class TFRecordDataset:
         if split > 1:
             dset = dset.flat_map(lambda images, labels: tf.data.Dataset.from_tensor_slices(
                 (tf.reshape(images, [split, -1] + shape), tf.reshape(labels, [split, tf.shape(labels)[0] // split, self.label_size]))))
-        if self._prefetch_mb > 0:  # prefetch_mb of images, but no more than an epoch (the stream repeats forever).
-            images = min(((self._prefetch_mb << 20) - 1) // record_bytes + 1, max(epoch_size, minibatch_size))
-            dset = dset.prefetch((images - 1) // (minibatch_size // split) + 1)
+        if self._prefetch_mb > 0:
+            dset = dset.prefetch((images_in(self._prefetch_mb) - 1) // (minibatch_size // split) + 1)
         return dset
 
-    def distribute(self, strategy, minibatch_size, lod=0, start=None):
-        """The image stream from `start` (default: the current position) for a tf.distribute strategy: each step,
+    def distribute(self, strategy, minibatch_size, lod=0):
+        """The image stream from the current position for a tf.distribute strategy: each step,
         replica k of the run gets images [k * n, (k + 1) * n) of the next minibatch (n = minibatch_size / replicas),
         uint8, with their labels. Every worker walks the same shuffled stream and decodes only its replicas' images,
         so a run sees the same images in the same groups whatever the number of workers, replicas and rounds."""
         replicas = strategy.num_replicas_in_sync
         if minibatch_size % replicas != 0:
             raise ValueError(f'minibatch_size {minibatch_size} is not a multiple of the {replicas} replicas.')
-        start = self._position if start is None else start
+        start = self._position
 
         def dataset_fn(context):
             per_worker = minibatch_size // context.num_input_pipelines

@@ -356,9 +356,7 @@ def process_reals(x, lod, level, mirror_augment, drange_data, drange_net):
     """NVIDIA's process_reals, in the step: uint8 reals [N, C, h, h] at the resolution of level = floor(lod) to the
     network's range, mirrored at random (left-right, each image with probability 1/2), faded towards the next coarser
     level by lod - floor(lod), then nearest-upsampled by 2^level to full resolution."""
-    x = tf.cast(x, tf.float32)
-    scale = (drange_net[1] - drange_net[0]) / (drange_data[1] - drange_data[0])
-    x = x * scale + (drange_net[0] - drange_data[0] * scale)
+    x = misc.adjust_dynamic_range(tf.cast(x, tf.float32), drange_data, drange_net)
     if mirror_augment:
         flip = tflib.random_uniform([tf.shape(x)[0], 1, 1, 1]) < 0.5
         x = tf.where(flip, tf.reverse(x, axis=[3]), x)
