@@ -74,9 +74,29 @@ def run_one(args):
         minibatch(index)
     trainer.pop_stats()  # Waits for the last minibatch.
     sec_per_kimg = (time.perf_counter() - start) / (num * args.minibatch / 1000)
+    host_ms = host_ms_per_minibatch(minibatch, trainer, num) if args.host_time else None
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     print(json.dumps(dict(replicas=args.replicas_one, sec_per_kimg=sec_per_kimg, peak_rss_gb=peak_gb, minibatches=num,
-                          ms_per_minibatch=sec_per_kimg * args.minibatch, gflop_per_minibatch=gflop)))  # s/kimg x images = ms.
+                          ms_per_minibatch=sec_per_kimg * args.minibatch, gflop_per_minibatch=gflop,  # s/kimg x images = ms.
+                          host_ms_per_minibatch=host_ms)))
+
+
+def host_ms_per_minibatch(minibatch, trainer, num):
+    """An upper bound of the host time per minibatch outside TensorFlow's execution of the compiled phases: num more
+    minibatches under cProfile, their whole time minus the time inside TFE_Py_Execute (the profiler's own cost is
+    included, hence an upper bound)."""
+    import cProfile
+    import pstats
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    profile.enable()
+    for index in range(num + 1, 2 * num + 1):
+        minibatch(index)
+    trainer.pop_stats()
+    profile.disable()
+    total = time.perf_counter() - start
+    executing = sum(stat[2] for key, stat in pstats.Stats(profile).stats.items() if 'TFE_Py_Execute' in key[2])
+    return (total - executing) / num * 1000
 
 
 def graph_gflop_per_minibatch(trainer):
@@ -131,6 +151,7 @@ def main():
     parser.add_argument('--kimg', type=float, default=0.5, help='Images to time, in thousands (at least 16 minibatches)')
     parser.add_argument('--lod', type=float, default=0.0, help='Level of detail (progressive configs; default: %(default)s)')
     parser.add_argument('--data', default=None, help='Read the reals from this dataset directory (default: random images)')
+    parser.add_argument('--host-time', action='store_true', help='Also report host time outside the compiled phases')
     parser.add_argument('--replicas-one', type=int, default=None, help=argparse.SUPPRESS)  # Internal: one child run.
     args = parser.parse_args()
     if args.replicas_one is not None:
@@ -147,6 +168,7 @@ def main():
         for name in ('config', 'resolution', 'fmap_base', 'fmap_max', 'minibatch', 'minibatch_gpu', 'kimg', 'lod', 'data'):
             if getattr(args, name) is not None:
                 cmd += ['--' + name.replace('_', '-'), str(getattr(args, name))]
+        cmd += ['--host-time'] if args.host_time else []
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f'bench/train.py: the {replicas}-replica run failed:\n{out.stderr[-3000:]}')
@@ -155,6 +177,8 @@ def main():
         print(f"| {replicas} | {result['sec_per_kimg']:.2f} | {result['ms_per_minibatch']:.1f} | "
               f"{result['sec_per_kimg'] / base:.2f} | {result['gflop_per_minibatch']:.2f} | "
               f"{result['gflop_per_minibatch'] / result['ms_per_minibatch'] * 1000:.1f} | {result['peak_rss_gb']:.2f} |", flush=True)
+        if result['host_ms_per_minibatch'] is not None:
+            print(f"host time outside the compiled phases: at most {result['host_ms_per_minibatch']:.1f} ms per minibatch")
 
 
 if __name__ == '__main__':
