@@ -1,4 +1,4 @@
-"""StyleGAN2 loss functions.
+"""Loss functions of StyleGAN2, StyleGAN and ProGAN.
 
 Each returns (loss, reg): per-sample loss and regularization terms, either None when not asked for
 (the training loop runs the main and the regularization steps separately: lazy regularization).
@@ -14,10 +14,15 @@ pl_latents, pl_labels, pl_noise [N_pl, C, H, W] (path length regularization).
 import numpy as np
 import tensorflow as tf
 
+import dnnlib.tflib as tflib
 from dnnlib.tflib.autosummary import autosummary
 
 # ----------------------------------------------------------------------------
 # Generator losses.
+
+
+def _fakes(G, inputs):
+    return G.get_output_for(inputs.latents, inputs.labels, is_training=True)
 
 
 def G_logistic(G, D, inputs, compute_loss=True, compute_reg=False):
@@ -25,7 +30,7 @@ def G_logistic(G, D, inputs, compute_loss=True, compute_reg=False):
     del compute_reg
     if not compute_loss:
         return None, None
-    fake_scores = D.get_output_for(G.get_output_for(inputs.latents, inputs.labels, is_training=True), inputs.labels, is_training=True)
+    fake_scores = D.get_output_for(_fakes(G, inputs), inputs.labels, is_training=True)
     return -tf.nn.softplus(fake_scores), None
 
 
@@ -34,7 +39,7 @@ def G_logistic_ns(G, D, inputs, compute_loss=True, compute_reg=False):
     del compute_reg
     if not compute_loss:
         return None, None
-    fake_scores = D.get_output_for(G.get_output_for(inputs.latents, inputs.labels, is_training=True), inputs.labels, is_training=True)
+    fake_scores = D.get_output_for(_fakes(G, inputs), inputs.labels, is_training=True)
     return tf.nn.softplus(-fake_scores), None
 
 
@@ -69,15 +74,14 @@ def G_wgan(G, D, inputs, compute_loss=True, compute_reg=False):
     del compute_reg
     if not compute_loss:
         return None, None
-    return -D.get_output_for(G.get_output_for(inputs.latents, inputs.labels, is_training=True), inputs.labels, is_training=True), None
+    return -D.get_output_for(_fakes(G, inputs), inputs.labels, is_training=True), None
 
 
 # ----------------------------------------------------------------------------
 # Discriminator losses.
 
 
-def _d_scores(G, D, inputs):
-    fake_images = G.get_output_for(inputs.latents, inputs.labels, is_training=True)
+def _d_scores(D, inputs, fake_images):
     real_scores = D.get_output_for(inputs.reals, inputs.labels, is_training=True)
     fake_scores = D.get_output_for(fake_images, inputs.labels, is_training=True)
     return autosummary('Loss/scores/real', real_scores), autosummary('Loss/scores/fake', fake_scores)
@@ -97,7 +101,7 @@ def D_logistic(G, D, inputs, compute_loss=True, compute_reg=False):
     del compute_reg
     if not compute_loss:
         return None, None
-    real_scores, fake_scores = _d_scores(G, D, inputs)
+    real_scores, fake_scores = _d_scores(D, inputs, _fakes(G, inputs))
     return tf.nn.softplus(fake_scores) + tf.nn.softplus(-real_scores), None
 
 
@@ -115,7 +119,7 @@ def D_logistic_r2(G, D, inputs, compute_loss=True, compute_reg=True, gamma=10.0)
     loss, _ = D_logistic(G, D, inputs, compute_loss)
     reg = None
     if compute_reg:
-        fakes = G.get_output_for(inputs.latents, inputs.labels, is_training=True)
+        fakes = _fakes(G, inputs)
         with tf.GradientTape() as tape:
             tape.watch(fakes)
             fake_scores_sum = tf.reduce_sum(D.get_output_for(fakes, inputs.labels, is_training=True))
@@ -128,8 +132,91 @@ def D_wgan(G, D, inputs, compute_loss=True, compute_reg=False, wgan_epsilon=0.00
     del compute_reg
     if not compute_loss:
         return None, None
-    real_scores, fake_scores = _d_scores(G, D, inputs)
-    return fake_scores - real_scores + autosummary('Loss/epsilon_penalty', tf.square(real_scores)) * wgan_epsilon, None
+    return _wgan_loss(*_d_scores(D, inputs, _fakes(G, inputs)), wgan_epsilon), None
+
+
+def _wgan_loss(real_scores, fake_scores, wgan_epsilon):
+    return fake_scores - real_scores + autosummary('Loss/epsilon_penalty', tf.square(real_scores)) * wgan_epsilon
+
+
+def D_wgan_gp(G, D, inputs, compute_loss=True, compute_reg=True, wgan_lambda=10.0, wgan_epsilon=0.001, wgan_target=1.0):
+    """WGAN-GP (StyleGAN): D_wgan, reg = lambda / target^2 * (|grad D(x_mix)| - target)^2."""
+    fakes = _fakes(G, inputs)
+    loss = _wgan_loss(*_d_scores(D, inputs, fakes), wgan_epsilon) if compute_loss else None
+    reg = None
+    if compute_reg:
+        mixed_norms = _mixed_grad_norms(lambda x: D.get_output_for(x, inputs.labels, is_training=True), inputs.reals, fakes,
+                                        'Loss/scores/mixed')
+        reg = tf.square(mixed_norms - wgan_target) * (wgan_lambda / wgan_target ** 2)
+    return loss, reg
+
+
+def _mixed_grad_norms(scores_of, reals, fakes, scores_name):
+    """|grad_x D(x)| at x = lerp(reals, fakes, u), u ~ U(0, 1) per sample: the WGAN-GP gradient norms [N, 1]."""
+    mixed = tflib.lerp(reals, fakes, tflib.random_uniform([tf.shape(fakes)[0], 1, 1, 1], 0.0, 1.0))
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        mixed_scores_sum = tf.reduce_sum(autosummary(scores_name, scores_of(mixed)))
+    grads = tape.gradient(mixed_scores_sum, mixed)
+    return autosummary('Loss/mixed_norms', tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])))
+
+
+# ----------------------------------------------------------------------------
+# StyleGAN (v1): its names for the logistic losses, and R1/R2 computed with the loss (no lazy regularization).
+
+G_logistic_saturating = G_logistic
+G_logistic_nonsaturating = G_logistic_ns
+
+
+def D_logistic_simplegp(G, D, inputs, compute_loss=True, compute_reg=True, r1_gamma=10.0, r2_gamma=0.0):
+    """Logistic loss, reg = r1_gamma / 2 * |grad D(reals)|^2 + r2_gamma / 2 * |grad D(fakes)|^2."""
+    loss, _ = D_logistic(G, D, inputs, compute_loss)
+    reg = None
+    if compute_reg:
+        penalties = []
+        if r1_gamma != 0.0:
+            penalties.append(autosummary('Loss/r1_penalty', tf.reduce_sum(tf.square(_real_score_grads(D, inputs)), axis=[1, 2, 3])) * (r1_gamma * 0.5))
+        if r2_gamma != 0.0:
+            penalties.append(D_logistic_r2(G, D, inputs, compute_loss=False, gamma=r2_gamma)[1])
+        reg = tf.add_n(penalties) if penalties else None
+    return loss, reg
+
+
+# ----------------------------------------------------------------------------
+# ProGAN: WGAN-GP with an auxiliary classifier. Its D takes images only and returns (scores, label logits).
+
+
+def G_wgan_acgan(G, D, inputs, compute_loss=True, compute_reg=False, cond_weight=1.0):
+    """-D(G(z)), plus cond_weight * the cross-entropy of D's label logits on the fakes against their labels."""
+    del compute_reg
+    if not compute_loss:
+        return None, None
+    fake_scores, fake_labels = D.get_output_for(_fakes(G, inputs), is_training=True)
+    loss = -fake_scores
+    if fake_labels.shape[1] > 0:
+        loss += tf.nn.softmax_cross_entropy_with_logits(labels=inputs.labels, logits=fake_labels)[:, np.newaxis] * cond_weight
+    return loss, None
+
+
+def D_wgangp_acgan(G, D, inputs, compute_loss=True, compute_reg=True, wgan_lambda=10.0, wgan_epsilon=0.001,
+                   wgan_target=1.0, cond_weight=1.0):
+    """D(G(z)) - D(x) + eps * D(x)^2 (drift), plus cond_weight * the label cross-entropies on reals and fakes;
+    reg = lambda / target^2 * (|grad D(x_mix)| - target)^2."""
+    fakes = _fakes(G, inputs)
+    loss = reg = None
+    if compute_loss:
+        real_scores, real_labels = D.get_output_for(inputs.reals, is_training=True)
+        fake_scores, fake_labels = D.get_output_for(fakes, is_training=True)
+        loss = _wgan_loss(autosummary('Loss/real_scores', real_scores), autosummary('Loss/fake_scores', fake_scores), wgan_epsilon)
+        if real_labels.shape[1] > 0:
+            penalty_reals = tf.nn.softmax_cross_entropy_with_logits(labels=inputs.labels, logits=real_labels)
+            penalty_fakes = tf.nn.softmax_cross_entropy_with_logits(labels=inputs.labels, logits=fake_labels)
+            penalties = autosummary('Loss/label_penalty_reals', penalty_reals) + autosummary('Loss/label_penalty_fakes', penalty_fakes)
+            loss += penalties[:, np.newaxis] * cond_weight
+    if compute_reg:
+        mixed_norms = _mixed_grad_norms(lambda x: D.get_output_for(x, is_training=True)[0], inputs.reals, fakes, 'Loss/mixed_scores')
+        reg = tf.square(mixed_norms - wgan_target) * (wgan_lambda / wgan_target ** 2)
+    return loss, reg
 
 
 def pl_noise_scale(image_shape):

@@ -8,6 +8,7 @@ to create the variables, in creation order and under the original names; afterwa
 """
 
 import contextlib
+import copyreg
 import inspect
 import re
 import sys
@@ -20,9 +21,11 @@ import tensorflow as tf
 from tensorflow.python.ops import resource_variable_ops
 
 from .. import util
-from . import tfutil
+from . import network_pickle, tfutil
 
-PICKLE_VERSION = 4  # State layout written by NVIDIA's StyleGAN2 (and read by its legacy.py).
+# The state layout a network's pickle gets, by the original that defined its build function: 4 = StyleGAN2 (also
+# read by its legacy.py), 3 = StyleGAN, 2 = ProGAN. A module of build functions may say which (PICKLE_STATE_VERSION).
+PICKLE_VERSION = 4
 
 # ----------------------------------------------------------------------------
 # Variable lookup for build functions.
@@ -268,10 +271,16 @@ class Network(tf.Module):
 
     # -- pickling ---------------------------------------------------------------
 
+    @property
+    def pickle_version(self) -> int:
+        """The state layout of this network's pickle: that of the original its build function comes from."""
+        return getattr(sys.modules.get(self._build_func.__module__), 'PICKLE_STATE_VERSION', PICKLE_VERSION)
+
     def __getstate__(self) -> dict:
-        """The state layout of NVIDIA's StyleGAN2 pickles (version 4)."""
-        return {
-            'version': PICKLE_VERSION,
+        """The state layout of NVIDIA's pickles: StyleGAN2 (4) and StyleGAN (3) store own variables and components,
+        ProGAN (2) has no components and stores every variable."""
+        state = {
+            'version': self.pickle_version,
             'name': self.name,
             'static_kwargs': dict(self.static_kwargs),
             'components': dict(self.components),
@@ -279,6 +288,16 @@ class Network(tf.Module):
             'build_func_name': self._build_func_name,
             'variables': [(name, var.numpy()) for name, var in self.own_vars.items()],
         }
+        if state['version'] == 2:
+            if self.components:
+                raise ValueError(f'Network "{self.name}": a ProGAN pickle (state version 2) cannot hold components.')
+            del state['components']
+        return state
+
+    def __reduce_ex__(self, protocol):
+        """Pickle as NVIDIA's class of the same layout: dnnlib.tflib.network.Network, or ProGAN's tfutil.Network."""
+        cls = network_pickle.ProGANNetworkClass if self.pickle_version == 2 else Network
+        return copyreg.__newobj__, (cls,), self.__getstate__()
 
     def __setstate__(self, state: dict) -> None:
         raise TypeError('Network pickles must be read with training.misc.load_pkl() or '

@@ -136,21 +136,27 @@ def map_states(obj: Any, convert: Callable[[NetworkState], Any]) -> Any:
 PICKLE_PROTOCOL = 4  # The highest protocol NVIDIA's Python 3.6 code and older readers understand.
 
 
-class _CompatPickler(pickle._Pickler):  # pylint: disable=protected-access
-    """Pickler naming numpy's array reconstructor `numpy.core.multiarray`, as numpy 1.x expects.
+class ProGANNetworkClass:
+    """Stands for ProGAN's `tfutil.Network` class, under which networks with ProGAN's state layout are written."""
 
-    numpy 2 writes `numpy._core.multiarray`, which numpy 1.x (NVIDIA's environments) cannot import;
-    numpy 2 still reads the old name, so the old name serves every reader.
+
+class _CompatPickler(pickle._Pickler):  # pylint: disable=protected-access
+    """Pickler that names classes as NVIDIA's readers expect.
+
+    numpy's array reconstructor is written as `numpy.core.multiarray`: numpy 2 writes `numpy._core.multiarray`,
+    which numpy 1.x (NVIDIA's environments) cannot import, and numpy 2 still reads the old name. ProGAN networks
+    are written as `tfutil.Network`, the class of ProGAN's own pickles.
     """
 
     def save_global(self, obj, name=None):
-        for attr in ('_reconstruct', 'scalar'):
-            if obj is _numpy_core(attr):
-                self.save('numpy.core.multiarray')
-                self.save(attr)
-                self.write(pickle.STACK_GLOBAL)
-                self.memoize(obj)
-                return
+        names = {_numpy_core(attr): ('numpy.core.multiarray', attr) for attr in ('_reconstruct', 'scalar')}
+        names[ProGANNetworkClass] = ('tfutil', 'Network')
+        if obj in names:
+            for part in names[obj]:
+                self.save(part)
+            self.write(pickle.STACK_GLOBAL)
+            self.memoize(obj)
+            return
         super().save_global(obj, name)
 
 
