@@ -1,4 +1,4 @@
-"""Generate images from a StyleGAN2 network pickle: per-seed images and style-mixing grids.
+"""Generate images from a StyleGAN2, StyleGAN or ProGAN network pickle: per-seed images and style-mixing grids.
 
 The same commands, arguments and output files as NVIDIA's run_generator.py; run with --help.
 """
@@ -24,13 +24,15 @@ def to_pil(image: np.ndarray) -> PIL.Image.Image:
 def generate_images(network_pkl, seeds, truncation_psi):
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl)
-    noise_vars = [var for name, var in Gs.components.synthesis.vars.items() if name.startswith('noise')]
+    noise_vars = [var for name, var in Gs.vars.items() if name.startswith('G_synthesis/noise')]  # None in ProGAN.
 
     Gs_kwargs = dnnlib.EasyDict()
     Gs_kwargs.output_transform = dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True)
     Gs_kwargs.randomize_noise = False
     if truncation_psi is not None:
         Gs_kwargs.truncation_psi = truncation_psi
+        if 'dlatent_avg' not in Gs.vars and truncation_psi != 1:
+            print('Note: this generator (%s) has no truncation; --truncation-psi has no effect.' % Gs.build_func_name)
 
     for seed_idx, seed in enumerate(seeds):
         print('Generating image for seed %d (%d/%d) ...' % (seed, seed_idx, len(seeds)), flush=True)
@@ -45,6 +47,9 @@ def generate_images(network_pkl, seeds, truncation_psi):
 def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_styles, minibatch_size=4):
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl)
+    if 'synthesis' not in Gs.components:
+        raise ValueError(f'style-mixing-example needs a style-based generator (StyleGAN or StyleGAN2); '
+                         f'{network_pkl} holds {Gs.build_func_name}.')
     num_layers = Gs.components.synthesis.input_shape[1]
     bad_styles = [s for s in col_styles if not 0 <= s < num_layers]
     if bad_styles:

@@ -1,6 +1,7 @@
-"""Train a StyleGAN2 network on a multi-resolution TFRecord dataset (NVIDIA's run_training.py, TF2).
+"""Train a StyleGAN2, StyleGAN or ProGAN network on a multi-resolution TFRecord dataset (NVIDIA's run_training.py,
+with the setups of StyleGAN's train.py and ProGAN's config.py as presets; TF2).
 
-Writes results/<ID>-stylegan2-<dataset>-<N>gpu-<config>/ with log.txt, reals.png, fakes_init.png,
+Writes results/<ID>-<description>/ (e.g. 00000-stylegan2-<dataset>-<N>gpu-<config>) with log.txt, reals.png, fakes_init.png,
 fakesNNNNNN.png, network-snapshot-NNNNNN.pkl (+ .ckpt/.json training state for --resume) and
 network-final.pkl. Run with --help for the options and examples.
 """
@@ -21,7 +22,32 @@ _valid_configs = [
     'config-e-Gorig-Dorig', 'config-e-Gorig-Dresnet', 'config-e-Gorig-Dskip',
     'config-e-Gresnet-Dorig', 'config-e-Gresnet-Dresnet', 'config-e-Gresnet-Dskip',
     'config-e-Gskip-Dorig', 'config-e-Gskip-Dresnet', 'config-e-Gskip-Dskip',
+    'sgan', 'pgan-preset-v2',
 ]
+
+# Minibatch size by resolution for 1, 2, 4 and 8 GPUs (base size, resolution-specific sizes): StyleGAN's train.py
+# and ProGAN's v2 presets. ProGAN's v2 presets also set the learning rates.
+_ORIGINAL_MINIBATCHES = {
+    1: (4, {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4}),
+    2: (8, {4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8}),
+    4: (16, {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16}),
+    8: (32, {4: 512, 8: 256, 16: 128, 32: 64, 64: 32}),
+}
+_PROGAN_V2_LRATES = {1: {1024: 0.0015}, 2: {512: 0.0015, 1024: 0.002}, 4: {256: 0.0015, 512: 0.002, 1024: 0.003},
+                     8: {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}}
+_PROGAN_FP32_MAX_MINIBATCH_PER_GPU = {256: 16, 512: 8, 1024: 4}
+_STYLEGAN_LRATES = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
+
+
+def original_minibatches(num_gpus, max_minibatch_per_gpu={}):
+    """(minibatch_size_dict, minibatch_gpu_dict) at 4x4...1024x1024 of StyleGAN's and ProGAN's tables: the minibatch
+    split evenly among the GPUs, in one round, capped per GPU where asked (ProGAN's fp32 presets)."""
+    base, table = _ORIGINAL_MINIBATCHES[num_gpus]
+    sizes = {}
+    for res in (2 ** r for r in range(2, 11)):
+        size = table.get(res, base)
+        sizes[res] = min(size - size % num_gpus, max_minibatch_per_gpu.get(res, size) * num_gpus)
+    return sizes, {res: size // num_gpus for res, size in sizes.items()}
 
 
 def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment, metrics,
@@ -41,7 +67,6 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
     tf_config = {'rnd.np_random_seed': seed}
 
     train.data_dir = data_dir
-    train.total_kimg = total_kimg
     train.mirror_augment = mirror_augment
     train.image_snapshot_ticks = train.network_snapshot_ticks = snapshot_ticks
     train.random_seed = seed
@@ -58,6 +83,7 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
         raise ValueError(f'--config must be one of {", ".join(_valid_configs)}, got {config_id!r}.')
     desc = f'stylegan2-{dataset}-{num_gpus}gpu-{config_id}'
     sc.num_gpus = num_gpus
+    train.total_kimg = total_kimg if total_kimg is not None else (12000 if config_id == 'pgan-preset-v2' else 25000)
 
     # Configs A-E: the smaller networks of the original StyleGAN.
     if config_id != 'config-f':
@@ -83,10 +109,13 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
     if config_id in ('config-a', 'config-b'):
         train.lazy_regularization = False
     if config_id == 'config-a':
-        raise ValueError('--config=config-a trains the original StyleGAN networks, which this version does not have yet; '
-                         'use config-b ... config-f.')
+        G = EasyDict(func_name='training.networks_stylegan.G_style')
+        D = EasyDict(func_name='training.networks_stylegan.D_basic')
 
-    if gamma is not None:
+    # The originals' own setups: the StyleGAN paper's (StyleGAN's train.py) and ProGAN's v2 presets (its config.py).
+    if config_id in ('sgan', 'pgan-preset-v2'):
+        G_loss, D_loss, G, D, desc = _original_setup(config_id, dataset, num_gpus, train, sched, grid, gamma)
+    elif gamma is not None:
         D_loss.gamma = gamma
     if fmap_base is not None:
         G.fmap_base = D.fmap_base = fmap_base
@@ -113,6 +142,38 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
                   tf_config=tf_config, num_gpus=num_gpus)
     kwargs.submit_config = copy.deepcopy(sc)
     return kwargs
+
+
+def _original_setup(config_id, dataset, num_gpus, train, sched, grid, gamma):
+    """Losses, networks and run description of the StyleGAN and ProGAN setups; fills in train, sched and grid."""
+    train.lazy_regularization = False
+    train.D_first = True  # Their loops: D step and Gs update, then the G step.
+    sched.tick_kimg_base = 160
+    sched.G_lrate_base = 0.001
+    if config_id == 'sgan':
+        G = EasyDict(func_name='training.networks_stylegan.G_style')
+        D = EasyDict(func_name='training.networks_stylegan.D_basic')
+        G_loss = EasyDict(func_name='training.loss.G_logistic_nonsaturating')
+        D_loss = EasyDict(func_name='training.loss.D_logistic_simplegp', r1_gamma=10.0 if gamma is None else gamma)
+        sched.lod_initial_resolution = 8
+        sched.G_lrate_dict = dict(_STYLEGAN_LRATES)
+        sched.minibatch_size_dict, sched.minibatch_gpu_dict = original_minibatches(num_gpus)
+        sched.tick_kimg_dict = {4: 160, 8: 140, 16: 120, 32: 100, 64: 80, 128: 60, 256: 40, 512: 30, 1024: 20}
+        grid.size = '4k'
+        return G_loss, D_loss, G, D, f'sgan-{dataset}-{num_gpus}gpu'
+    if gamma is not None:
+        raise ValueError('--gamma is the R1 weight; the ProGAN preset trains with WGAN-GP and has no R1.')
+    G = EasyDict(func_name='training.networks_progan.G_paper')
+    D = EasyDict(func_name='training.networks_progan.D_paper')
+    G_loss = EasyDict(func_name='training.loss.G_wgan_acgan')
+    D_loss = EasyDict(func_name='training.loss.D_wgangp_acgan')
+    train.G_smoothing = 0.999
+    sched.lod_initial_resolution = 4
+    sched.G_lrate_dict = dict(_PROGAN_V2_LRATES[num_gpus])
+    sched.minibatch_size_dict, sched.minibatch_gpu_dict = original_minibatches(num_gpus, _PROGAN_FP32_MAX_MINIBATCH_PER_GPU)
+    sched.tick_kimg_dict = {4: 160, 8: 140, 16: 120, 32: 100, 64: 80, 128: 60, 256: 40, 512: 20, 1024: 10}
+    grid.size = '1080p'
+    return G_loss, D_loss, G, D, f'pgan-{dataset}-preset-v2-{num_gpus}gpu{"s" if num_gpus > 1 else ""}-fp32'
 
 
 def resolve_resume(resume, result_dir, desc):
@@ -154,12 +215,24 @@ _examples = '''examples:
   # Train on your own dataset (made with dataset_tool.py) with 1 GPU, or on the CPU
   python %(prog)s --data-dir=datasets --dataset=mydata --config=config-e --total-kimg=1000 --metrics=none
 
+  # StyleGAN's FFHQ setup and ProGAN's CelebA-HQ setup, as in their papers
+  python %(prog)s --num-gpus=8 --data-dir=~/datasets --config=sgan --dataset=ffhq --mirror-augment=true
+  python %(prog)s --num-gpus=1 --data-dir=~/datasets --config=pgan-preset-v2 --dataset=celebahq --mirror-augment=true
+
   # Continue the newest run of the same description from its last snapshot
   python %(prog)s --data-dir=datasets --dataset=mydata --config=config-e --resume=latest --metrics=none
 
 valid configs:
 
-  ''' + ', '.join(_valid_configs) + '''
+  ''' + ', '.join(_valid_configs[:-2]) + '''
+    StyleGAN2's configs (its paper's Table 1 and 2; config-a trains the StyleGAN networks in StyleGAN2's loop).
+  sgan
+    The StyleGAN paper's setup (StyleGAN's train.py, e.g. its FFHQ run "sgan-ffhq-8gpu"): G_style/D_basic, growing
+    from 8x8, non-saturating logistic loss with R1 (gamma 10), minibatches and learning rates by --num-gpus.
+  pgan-preset-v2
+    ProGAN's CelebA-HQ setup (its config.py, "pgan-celebahq-preset-v2-1gpu-fp32"): G_paper/D_paper, growing from
+    4x4, WGAN-GP with the drift term (and AC-GAN terms with labels), minibatches and learning rates by --num-gpus,
+    12000 kimg.
 
 Several machines: start the same command on each with TF_CONFIG set (tf.distribute.MultiWorkerMirroredStrategy),
 e.g. TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}'.
@@ -167,14 +240,14 @@ e.g. TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='Train StyleGAN2.', epilog=_examples,
+    parser = argparse.ArgumentParser(description='Train StyleGAN2, StyleGAN or ProGAN.', epilog=_examples,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
     parser.add_argument('--data-dir', help='Dataset root directory', required=True)
     parser.add_argument('--dataset', help='Training dataset (a folder of <name>-rNN.tfrecords under --data-dir)', required=True)
     parser.add_argument('--config', help='Training config (default: %(default)s)', default='config-f', dest='config_id', metavar='CONFIG')
     parser.add_argument('--num-gpus', help='Number of GPUs, or of CPU replicas without GPUs (default: %(default)s)', default=1, type=int, metavar='N')
-    parser.add_argument('--total-kimg', help='Training length in thousands of images (default: %(default)s)', metavar='KIMG', default=25000, type=int)
+    parser.add_argument('--total-kimg', help='Training length in thousands of images (default: 25000; 12000 for pgan-preset-v2)', metavar='KIMG', default=None, type=int)
     parser.add_argument('--gamma', help='R1 regularization weight (default is config dependent)', default=None, type=float)
     parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, metavar='BOOL', type=_str_to_bool)
     parser.add_argument('--metrics', help='Comma-separated list of metrics or "none" (default: %(default)s)', default='none', type=_parse_comma_sep)

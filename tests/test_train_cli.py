@@ -244,3 +244,41 @@ def test_loop_reuses_reals_for_r1_averages_summaries_per_step_and_stops_on_abort
 def test_training_loop_rejects_unknown_arguments():
     with pytest.raises(TypeError, match="unexpected keyword argument 'G_smoothing_kim'"):
         training_loop(G_smoothing_kim=1.0)
+
+
+@pytest.mark.parametrize('num_gpus', [1, 8])
+def test_original_setups_follow_stylegan_and_progan_tables(num_gpus, tmp_path):
+    """The values of StyleGAN's train.py and ProGAN's config.py (fp32 v2 preset), written out here."""
+    args = dict(data_dir='d', result_dir=str(tmp_path), num_gpus=num_gpus, total_kimg=None, gamma=None,
+                mirror_augment=True, metrics=[])
+    sgan = train.build_run_kwargs('ffhq', config_id='sgan', **args)
+    assert sgan.submit_config.run_desc == f'sgan-ffhq-{num_gpus}gpu' and sgan.total_kimg == 25000
+    assert sgan.G_args.func_name == 'training.networks_stylegan.G_style' and sgan.D_args.func_name == 'training.networks_stylegan.D_basic'
+    assert sgan.G_loss_args == {'func_name': 'training.loss.G_logistic_nonsaturating'}
+    assert sgan.D_loss_args == {'func_name': 'training.loss.D_logistic_simplegp', 'r1_gamma': 10.0}
+    assert not sgan.lazy_regularization and sgan.D_first and sgan.grid_args.size == '4k'
+    s = sgan.sched_args
+    assert s.lod_initial_resolution == 8 and s.G_lrate_base == 0.001
+    assert s.G_lrate_dict == {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
+    assert s.tick_kimg_base == 160 and s.tick_kimg_dict[512] == 30 and s.tick_kimg_dict[1024] == 20
+    expected = {1: {4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4, 1024: 4},
+                8: {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 32, 512: 32, 1024: 32}}[num_gpus]
+    assert s.minibatch_size_dict == expected
+    assert s.minibatch_gpu_dict == {res: size // num_gpus for res, size in expected.items()}
+
+    pgan = train.build_run_kwargs('celebahq', config_id='pgan-preset-v2', **args)
+    suffix = '1gpu' if num_gpus == 1 else '8gpus'
+    assert pgan.submit_config.run_desc == f'pgan-celebahq-preset-v2-{suffix}-fp32' and pgan.total_kimg == 12000
+    assert pgan.G_args.func_name == 'training.networks_progan.G_paper' and pgan.D_args.func_name == 'training.networks_progan.D_paper'
+    assert pgan.G_loss_args == {'func_name': 'training.loss.G_wgan_acgan'}
+    assert pgan.D_loss_args == {'func_name': 'training.loss.D_wgangp_acgan'}
+    assert not pgan.lazy_regularization and pgan.D_first and pgan.G_smoothing == 0.999 and pgan.grid_args.size == '1080p'
+    s = pgan.sched_args
+    assert s.lod_initial_resolution == 4 and s.G_lrate_base == 0.001
+    assert s.G_lrate_dict == {1: {1024: 0.0015}, 8: {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}}[num_gpus]
+    assert s.tick_kimg_dict[512] == 20 and s.tick_kimg_dict[1024] == 10
+    # The same tables (ProGAN's fp32 caps, 16/8/4 per GPU at 256/512/1024, do not bind in them); a cap that binds:
+    assert s.minibatch_size_dict == expected
+    assert train.original_minibatches(num_gpus, {512: 1})[0][512] == num_gpus
+    with pytest.raises(ValueError, match='--gamma is the R1 weight'):
+        train.build_run_kwargs('celebahq', config_id='pgan-preset-v2', **dict(args, gamma=5.0))

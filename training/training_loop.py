@@ -96,7 +96,7 @@ class Trainer:
     A minibatch runs self.phases in order (NVIDIA's): TrainG (G loss), RegG (path length regularization, every
     G_reg_interval-th minibatch), Gs (moving average of G), TrainD (D loss), RegD (R1, every D_reg_interval-th
     minibatch, on the reals of TrainD). Without lazy regularization: TrainG and TrainD minimize loss and
-    regularization together. Each phase accumulates gradients over the minibatch's rounds in every replica, then
+    regularization together. StyleGAN and ProGAN (D_first) run TrainD and the Gs update first, then TrainG. Each phase accumulates gradients over the minibatch's rounds in every replica, then
     applies one Adam update with their mean.
 
     All random numbers of a minibatch (latents, random labels, path length noise, mirroring, the networks' noise and
@@ -106,8 +106,8 @@ class Trainer:
     """
 
     def __init__(self, *, strategy, G, D, Gs, G_opt_args, D_opt_args, G_loss_args, D_loss_args, lazy_regularization=True,
-                 G_reg_interval=4, D_reg_interval=16, G_smoothing_kimg=10.0, mirror_augment=False, drange_data=(0, 255),
-                 drange_net=(-1, 1), label_table=None):
+                 G_reg_interval=4, D_reg_interval=16, G_smoothing_kimg=10.0, G_smoothing_beta=None, D_first=False,
+                 mirror_augment=False, drange_data=(0, 255), drange_net=(-1, 1), label_table=None):
         self.strategy = strategy
         self.G, self.D, self.Gs = G, D, Gs
         self.G_loss_args, self.D_loss_args = dict(G_loss_args), dict(D_loss_args)
@@ -115,7 +115,7 @@ class Trainer:
         self.D_loss_func = dnnlib.util.get_obj_by_name(self.D_loss_args.pop('func_name'))
         self.pl_minibatch_shrink = self.G_loss_args.get('pl_minibatch_shrink', 2)
         self.uses_pl = 'pl_mean' in inspect.signature(self.G_loss_func).parameters  # Path length regularization.
-        self.G_smoothing_kimg = G_smoothing_kimg
+        self.G_smoothing_kimg, self.G_smoothing_beta = G_smoothing_kimg, G_smoothing_beta
         self.mirror_augment, self.drange_data, self.drange_net = mirror_augment, list(drange_data), list(drange_net)
         self.label_table = None  # Kept on the CPU in a variable, as in the original: it can be larger than a graph.
         if label_table is not None and np.shape(label_table)[1] > 0:
@@ -151,13 +151,14 @@ class Trainer:
         # A loss has a regularizer when it computes one by default (compute_reg=True); only then is there a Reg phase.
         G_has_reg, D_has_reg = (inspect.signature(func).parameters['compute_reg'].default for func in (self.G_loss_func, self.D_loss_func))
         if lazy_regularization:
-            self.phases = ([Phase('TrainG', 'G', 'loss', 1, self.G_opt)] +
-                           ([Phase('RegG', 'G', 'reg', G_reg_interval, self.G_reg_opt)] if G_has_reg else []) +
-                           [Phase('Gs', 'Gs', None, 1, None), Phase('TrainD', 'D', 'loss', 1, self.D_opt)] +
-                           ([Phase('RegD', 'D', 'reg', D_reg_interval, self.D_reg_opt)] if D_has_reg else []))
+            G_phases = ([Phase('TrainG', 'G', 'loss', 1, self.G_opt)] +
+                        ([Phase('RegG', 'G', 'reg', G_reg_interval, self.G_reg_opt)] if G_has_reg else []))
+            D_phases = ([Phase('TrainD', 'D', 'loss', 1, self.D_opt)] +
+                        ([Phase('RegD', 'D', 'reg', D_reg_interval, self.D_reg_opt)] if D_has_reg else []))
         else:
-            self.phases = [Phase('TrainG', 'G', 'both', 1, self.G_opt), Phase('Gs', 'Gs', None, 1, None),
-                           Phase('TrainD', 'D', 'both', 1, self.D_opt)]
+            G_phases, D_phases = [Phase('TrainG', 'G', 'both', 1, self.G_opt)], [Phase('TrainD', 'D', 'both', 1, self.D_opt)]
+        Gs_phase = [Phase('Gs', 'Gs', None, 1, None)]
+        self.phases = D_phases + Gs_phase + G_phases if D_first else G_phases + Gs_phase + D_phases
         self._round_fns = {}
         self._apply_fns = {phase.name: tflib.tfutil.function(phase.opt.apply_updates) for phase in self.phases if phase.opt}
         self._gs_update_fn = tflib.tfutil.function(self._update_gs)
@@ -188,7 +189,10 @@ class Trainer:
         rounds = per_replica[0] // minibatch_gpu
         if name == 'Gs':
             minibatch_size = per_replica[0] * self.strategy.num_replicas_in_sync
-            self.update_gs(0.5 ** (minibatch_size / max(self.G_smoothing_kimg * 1000.0, 1e-8)))
+            beta = self.G_smoothing_beta
+            if beta is None:
+                beta = 0.5 ** (minibatch_size / max(self.G_smoothing_kimg * 1000.0, 1e-8))
+            self.update_gs(beta)
             return
         phase_index = [phase.name for phase in self.phases].index(name)
         level = self.resolution_log2 - int(np.log2(per_replica[-1]))
@@ -421,6 +425,8 @@ def training_loop(
         tf_config={},                   # Options for tflib.init_tf().
         data_dir=None,                  # Directory to load datasets from.
         G_smoothing_kimg=10.0,          # Half-life of the running average of generator weights.
+        G_smoothing=None,               # ProGAN's fixed beta of that running average (0.999); None = from G_smoothing_kimg.
+        D_first=False,                  # StyleGAN and ProGAN: D step and Gs update first, then the G step.
         minibatch_repeats=4,            # Minibatches per schedule update.
         lazy_regularization=True,       # Perform regularization as a separate training step?
         G_reg_interval=4,               # How often the generator regularization step runs.
@@ -482,7 +488,8 @@ def training_loop(
     D.print_layers()
     trainer = Trainer(strategy=strategy, G=G, D=D, Gs=Gs, G_opt_args=G_opt_args, D_opt_args=D_opt_args, G_loss_args=G_loss_args,
                       D_loss_args=D_loss_args, lazy_regularization=lazy_regularization, G_reg_interval=G_reg_interval,
-                      D_reg_interval=D_reg_interval, G_smoothing_kimg=G_smoothing_kimg, mirror_augment=mirror_augment,
+                      D_reg_interval=D_reg_interval, G_smoothing_kimg=G_smoothing_kimg, G_smoothing_beta=G_smoothing,
+                      D_first=D_first, mirror_augment=mirror_augment,
                       drange_data=training_set.dynamic_range, drange_net=drange_net, label_table=training_set.label_table)
     if resume_pkl is not None:
         loop_state = _restore_training_state(resume_pkl, trainer, rnd, loop_state)

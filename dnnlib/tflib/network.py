@@ -310,6 +310,10 @@ class Network(tf.Module):
         return self._net_name
 
     @property
+    def build_func_name(self) -> str:
+        return self._build_func_name
+
+    @property
     def scope(self) -> str:
         return self._net_name
 
