@@ -37,9 +37,10 @@ def channel_axis(fmt):
     return 1 if fmt == 'NCHW' else 3
 
 
-def get_weight(shape, gain=1, use_wscale=True, lrmul=1, weight_var='weight'):
+def get_weight(shape, gain=1, use_wscale=True, lrmul=1, weight_var='weight', fan_in=None):
     """Weight with equalized learning rate: stored N(0, 1/lrmul^2), used times He's constant * lrmul."""
-    fan_in = np.prod(shape[:-1])  # [kernel, kernel, fmaps_in, fmaps_out] or [in, out]
+    if fan_in is None:
+        fan_in = np.prod(shape[:-1])  # [kernel, kernel, fmaps_in, fmaps_out] or [in, out]
     he_std = gain / np.sqrt(fan_in)
     if use_wscale:
         init_std, runtime_coef = 1.0 / lrmul, he_std * lrmul

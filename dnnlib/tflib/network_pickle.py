@@ -19,11 +19,10 @@ NETWORK_CLASSES = {('dnnlib.tflib.network', 'Network'), ('tfutil', 'Network')}
 
 
 class NetworkState:
-    """A network as stored in a pickle: its state dict, nothing executed."""
+    """A network as stored in a pickle: its state dict, nothing executed. class_path: the class the file names."""
 
-    def __init__(self, class_path: str = ''):
-        self.class_path = class_path
-        self.state = None
+    class_path = ''
+    state = None
 
     def __setstate__(self, state: dict) -> None:
         if not isinstance(state, dict):
@@ -31,11 +30,9 @@ class NetworkState:
         self.state = state
 
 
-def _network_state_factory(class_path: str):
-    class _State(NetworkState):
-        def __init__(self):
-            super().__init__(class_path)
-    return _State
+def _network_state_factory(class_path: str) -> type:
+    # Unpickling creates the object without calling __init__ (NEWOBJ), so the class itself carries the path.
+    return type('NetworkState', (NetworkState,), {'class_path': class_path})
 
 
 def _numpy_core(name: str) -> Any:
@@ -158,6 +155,13 @@ class _CompatPickler(pickle._Pickler):  # pylint: disable=protected-access
             self.memoize(obj)
             return
         super().save_global(obj, name)
+
+    def save_reduce(self, func, args, state=None, listitems=None, dictitems=None, state_setter=None, *, obj=None):
+        # A network written as ProGAN's tfutil.Network is not an instance of that class, which the pickler checks
+        # (and then memoizes the object: a network is written once per reference, which costs nothing here).
+        if args and args[0] is ProGANNetworkClass:
+            obj = None
+        super().save_reduce(func, args, state, listitems, dictitems, state_setter, obj=obj)
 
 
 def dumps(obj: Any) -> bytes:
