@@ -154,13 +154,55 @@ def test_build_module_src_is_never_executed(tmp_path):
     (lambda s: s['variables'].append(('Extra/weight', np.zeros(3, np.float32))), "not in the network: \\['Extra/weight'\\]"),
     (lambda s: s.update(variables=[(n, np.zeros([7]) if n == '4x4/Conv/bias' else v) for n, v in s['variables']]),
      'variable "4x4/Conv/bias" has shape \\[7\\] in the pickle, expected \\[32\\]'),
-    (lambda s: s.update(build_module_src='def G_style(x):\n'), 'StyleGAN \\(v1\\) network'),
+    # A StyleGAN (v1) module has no D_stylegan2; ProGAN networks come only as ProGAN's tfutil.Network.
+    (lambda s: s.update(build_module_src='def G_style(x):\n'), "unknown build function 'D_stylegan2' for training.networks_stylegan"),
+    (lambda s: s.update(build_module_src='def D_paper(x):\n', build_func_name='D_paper'), "only ProGAN networks are tfutil.Networks"),
 ])
 def test_bad_network_states_give_clear_errors(mutate, message):
     _, D, _ = make_networks()
     data = _pickle_with_state(D, mutate)
     with pytest.raises(ValueError, match=message):
         misc.load_pkl(io.BytesIO(data))
+
+
+def test_progan_pickle_has_progan_state_layout_and_class(tmp_path):
+    """ProGAN's pickles hold tfutil.Network objects, created without __init__ (NEWOBJ), with state version 2, no
+    components, and every variable of the network in creation order."""
+    kwargs = dict(num_channels=3, resolution=8, label_size=2, fmap_base=32, fmap_max=8)
+    G = tflib.Network('G', func_name='training.networks_progan.G_paper', latent_size=8, **kwargs)
+    D = tflib.Network('D', func_name='training.networks_progan.D_paper', **kwargs)
+    rnd = np.random.RandomState(2)
+    for net in (G, D):
+        for name, var in net.vars.items():
+            var.assign(np.float32(rnd.randn(*var.shape.as_list())))
+    path = str(tmp_path / 'pgan.pkl')
+    misc.save_pkl((G, D, G.clone('Gs')), path)
+    with open(path, 'rb') as f:
+        raw = f.read()
+    ops = [(op.name, arg) for op, arg, _ in pickletools.genops(raw) if op.name != 'MEMOIZE']
+    at = ops.index(('SHORT_BINUNICODE', 'tfutil'))
+    assert ops[at + 1] == ('SHORT_BINUNICODE', 'Network') and ops[at + 2][0] == 'STACK_GLOBAL'
+    assert ('SHORT_BINUNICODE', 'dnnlib.tflib.network') not in ops and 'NEWOBJ' in [op for op, _ in ops]
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            return _StateStub if (module, name) == ('tfutil', 'Network') else super().find_class(module, name)
+    g, d, gs = Unpickler(io.BytesIO(raw)).load()
+    assert set(g.state) == {'version', 'name', 'static_kwargs', 'build_module_src', 'build_func_name', 'variables'}
+    assert g.state['version'] == 2 and g.state['build_func_name'] == 'G_paper' and d.state['build_func_name'] == 'D_paper'
+    assert 'from networks import *' in g.state['build_module_src']
+    assert [name for name, _ in g.state['variables']] == ['lod', '4x4/Dense/weight', '4x4/Dense/bias', '4x4/Conv/weight',
+                                                          '4x4/Conv/bias', 'ToRGB_lod1/weight', 'ToRGB_lod1/bias',
+                                                          '8x8/Conv0_up/weight', '8x8/Conv0_up/bias', '8x8/Conv1/weight',
+                                                          '8x8/Conv1/bias', 'ToRGB_lod0/weight', 'ToRGB_lod0/bias']
+    np.testing.assert_array_equal(dict(d.state['variables'])['4x4/Dense1/weight'], D.get_var('4x4/Dense1/weight'))
+
+    G2, D2, Gs2 = misc.load_pkl(path)
+    z, labels = rnd.randn(4, 8), np.eye(2)[[0, 1, 1, 0]]
+    np.testing.assert_array_equal(G2.run(z, labels), G.run(z, labels))
+    for got, expected in zip(D2.run(G.run(z, labels)), D.run(G.run(z, labels))):
+        np.testing.assert_array_equal(got, expected)
+    assert Gs2.name == 'Gs' and not Gs2.components
 
 
 def test_plain_pickle_load_of_our_network_is_refused(tmp_path):

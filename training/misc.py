@@ -10,36 +10,34 @@ import PIL.Image
 import dnnlib
 from dnnlib.tflib import network_pickle
 from dnnlib.tflib.network import Network
-from training import networks_stylegan2
+from training import networks_progan, networks_stylegan, networks_stylegan2
 
 # Which of our modules rebuilds a pickled network, recognized by text in its stored source (searched, never
-# executed): NVIDIA's own module defines these functions, and ours store an import of NVIDIA's module.
+# executed): NVIDIA's modules define these functions, and ours store an import of NVIDIA's module of the same name.
 _BUILD_MODULES = [
-    (('def G_synthesis_stylegan2(', 'def D_stylegan2(', 'def G_main(', 'from training.networks_stylegan2 import'),
-     networks_stylegan2),
-]
-_NOT_YET_SUPPORTED = [
-    ('def G_style(', 'a StyleGAN (v1) network'),
-    ('def D_basic(', 'a StyleGAN (v1) network'),
-    ('def G_paper(', 'a ProGAN network'),
-    ('def D_paper(', 'a ProGAN network'),
+    (networks_stylegan2, ('def G_synthesis_stylegan2(', 'def D_stylegan2(', 'def G_main(', 'from training.networks_stylegan2 import')),
+    (networks_stylegan, ('def G_style(', 'def D_basic(', 'from training.networks_stylegan import')),
+    (networks_progan, ('def G_paper(', 'def D_paper(', 'from networks import')),
 ]
 
 
-def resolve_build_func(state: dict) -> Callable:
+def resolve_build_func(state: dict, class_path: str) -> Callable:
     """Our build function for a pickled network state, chosen by name and module; never its stored code."""
     name = state.get('build_func_name')
     src = state.get('build_module_src') or ''
-    if state.get('version') not in (2, 3, 4):
-        raise ValueError(f'Network "{state.get("name")}": unsupported pickle state version {state.get("version")!r} '
+    version = state.get('version')
+    if version not in (2, 3, 4):
+        raise ValueError(f'Network "{state.get("name")}": unsupported pickle state version {version!r} '
                          f'(known: 2 = ProGAN, 3 = StyleGAN, 4 = StyleGAN2).')
-    for marker, what in _NOT_YET_SUPPORTED:
-        if marker in src:
-            raise ValueError(f'Network "{state.get("name")}" ({name}) is {what}; this version reads StyleGAN2 pickles only.')
-    module = next((module for markers, module in _BUILD_MODULES if any(m in src for m in markers)), networks_stylegan2)
+    module = next((module for module, markers in _BUILD_MODULES if any(m in src for m in markers)), None)
+    if module is None:  # A source we do not recognize: go by the function's name (G_mapping is StyleGAN2's then).
+        module = next((module for module, _ in _BUILD_MODULES if name in module.BUILD_FUNCTIONS), networks_stylegan2)
     if name not in module.BUILD_FUNCTIONS:
-        raise ValueError(f'Network "{state.get("name")}": unknown build function {name!r}; '
+        raise ValueError(f'Network "{state.get("name")}": unknown build function {name!r} for {module.__name__}; '
                          f'known: {", ".join(module.BUILD_FUNCTIONS)}.')
+    if (class_path == 'tfutil.Network') != (module is networks_progan):
+        raise ValueError(f'Network "{state.get("name")}" ({name}, a {class_path}): ProGAN networks are read from '
+                         f'ProGAN\'s own pickles (tfutil.Network) only, and only ProGAN networks are tfutil.Networks.')
     return getattr(module, name)
 
 
@@ -50,7 +48,7 @@ def network_from_state(obj: network_pickle.NetworkState) -> Network:
     if missing:
         raise ValueError(f'Network state in {obj.class_path} lacks {missing}.')
     components = dnnlib.EasyDict({key: network_from_state(comp) for key, comp in state.get('components', {}).items()})
-    return Network.from_state(state, resolve_build_func(state), components)
+    return Network.from_state(state, resolve_build_func(state, obj.class_path), components)
 
 
 def load_pkl(file_or_url: Any) -> Any:

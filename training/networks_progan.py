@@ -11,8 +11,8 @@ import tensorflow as tf
 import dnnlib
 import dnnlib.tflib as tflib
 from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d, upsample_conv_2d
-from training.networks_stylegan2 import (channel_axis, get_weight, dense_layer, conv2d_layer, apply_bias_act, minibatch_stddev_layer,
-                                         nf_func, compute_layout)
+from training.networks_stylegan2 import (pixel_norm, channel_axis, get_weight, dense_layer, conv2d_layer, apply_bias_act,
+                                         minibatch_stddev_layer, nf_func, compute_layout)
 
 # Build functions take every parameter as a keyword argument and import nothing application-specific.
 
@@ -34,11 +34,6 @@ STRUCTURES = (None, 'auto', 'linear', 'recursive')
 
 # ----------------------------------------------------------------------------
 # Layers. `fmt` is the data format the activations are in.
-
-
-def pixel_norm(x, epsilon=1e-8, fmt='NCHW'):
-    axis = channel_axis(fmt) if len(x.shape) == 4 else 1
-    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axis, keepdims=True) + epsilon)
 
 
 def upscale2d_conv2d(x, fmaps, kernel, gain=np.sqrt(2), use_wscale=True, fmt='NCHW'):

@@ -126,6 +126,12 @@ def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate
     return x
 
 
+def pixel_norm(x, epsilon=1e-8, fmt='NCHW'):
+    """Each feature vector (over the channels, per pixel or per sample) scaled to unit mean square."""
+    axis = channel_axis(fmt) if len(x.shape) == 4 else 1
+    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axis, keepdims=True) + epsilon)
+
+
 def minibatch_stddev_layer(x, group_size=4, num_new_features=1, fmt='NCHW'):
     """Append the average standard deviation over groups of samples as extra feature maps.
 
@@ -264,7 +270,7 @@ def G_mapping(
             x = tf.concat([x, tf.matmul(labels_in, tf.cast(w, dtype))], axis=1)
 
     if normalize_latents:
-        x *= tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=1, keepdims=True) + 1e-8)
+        x = pixel_norm(x)
 
     for layer_idx in range(mapping_layers):
         with tflib.variable_scope('Dense%d' % layer_idx):
