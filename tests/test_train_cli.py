@@ -145,6 +145,66 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(data_dir, tmp_path):
     assert np.abs(expected[0].get_var(name) - start[0].get_var(name)).max() > 1e-3
 
 
+# train.py with the levels of a progressive preset shortened to 200 images of training and 200 of fading each (NVIDIA's
+# CLIs have no flags for them) and a tick every 500 images; killed like KILLED_WHILE_SAVING when asked.
+SHORT_LEVELS = """
+import os, signal, sys
+sys.path.insert(0, %r)
+import train
+
+build_run_kwargs = train.build_run_kwargs
+
+def short_levels(*args, **kwargs):
+    run_kwargs = build_run_kwargs(*args, **kwargs)
+    run_kwargs.sched_args.update(lod_training_kimg=0.2, lod_transition_kimg=0.2, tick_kimg_base=0.5, tick_kimg_dict={})
+    return run_kwargs
+
+train.build_run_kwargs = short_levels
+if os.environ.get('KILL_AT_SNAPSHOT_1'):
+    real_fsync = os.fsync
+
+    def fsync_or_die(fd):
+        if 'network-snapshot-000001.pkl' in os.readlink('/proc/self/fd/%%d' %% fd):
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_fsync(fd)
+    os.fsync = fsync_or_die
+train.main(sys.argv[1:])
+""" % REPO
+
+
+@pytest.mark.parametrize('config,desc,first_lod,last_level', [
+    ('sgan', 'sgan-squares32-1gpu', 2.0, 'G_synthesis/32x32/Conv1/weight'),
+    ('pgan-preset-v2', 'pgan-squares32-preset-v2-1gpu-fp32', 3.0, '16x16/Conv1/weight')])
+def test_original_presets_grow_through_levels_and_resume_exactly_after_a_kill(config, desc, first_lod, last_level, data_dir,
+                                                                              tmp_path, monkeypatch):
+    args = ['--data-dir', data_dir, '--dataset', 'squares32', '--config', config, '--total-kimg', '1', '--minibatch', '16',
+            '--minibatch-gpu', '8', '--fmap-base', '64', '--fmap-max', '16', '--snapshot-ticks', '1', '--seed', '3',
+            '--mirror-augment', 'true']
+    whole = run_train(['--result-dir', str(tmp_path / 'whole')] + args, SHORT_LEVELS)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    # Ticks at 64, 576 and 1008 images (the log shows the lod of the last schedule, at 0, 512 and 960 images):
+    # from the first level (8x8 or 4x4) through two level changes.
+    lods = [float(x) for x in re.findall(r'^tick \d+ +kimg [\d.]+ +lod ([\d.]+)', whole.stdout, re.M)]
+    assert lods == [first_lod, first_lod - 1, first_lod - 2]
+
+    monkeypatch.setenv('KILL_AT_SNAPSHOT_1', '1')
+    killed = run_train(['--result-dir', str(tmp_path / 'cut')] + args, SHORT_LEVELS)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    monkeypatch.delenv('KILL_AT_SNAPSHOT_1')
+    resumed = run_train(['--result-dir', str(tmp_path / 'cut'), '--resume', 'latest'] + args, SHORT_LEVELS)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'Resuming at 0.6 kimg.' in resumed.stdout
+
+    expected = misc.load_pkl(os.path.join(tmp_path, 'whole', '00000-' + desc, 'network-final.pkl'))
+    got = misc.load_pkl(os.path.join(tmp_path, 'cut', '00001-' + desc, 'network-final.pkl'))
+    start = misc.load_pkl(os.path.join(tmp_path, 'cut', '00000-' + desc, 'network-snapshot-000000.pkl'))
+    for net_expected, net_got in zip(expected, got):
+        for name, value in net_expected.vars.items():
+            np.testing.assert_allclose(net_got.get_var(name), value.numpy(), rtol=1e-5, atol=1e-6, err_msg=f'{net_expected.name}: {name}')
+    # The last level was trained after the snapshot the run resumed from (the comparison is not trivial).
+    assert np.abs(expected[0].get_var(last_level) - start[0].get_var(last_level)).max() > 1e-3
+
+
 def test_progressive_config_d_grows_through_two_levels_and_resets_adam_at_each_change(data_dir, tmp_path, monkeypatch):
     kwargs = train.build_run_kwargs('squares32', data_dir, str(tmp_path / 'results'), 'config-d', 1, total_kimg=0.080,
                                     gamma=None, mirror_augment=False, metrics=[], snapshot_ticks=100, minibatch=8,
