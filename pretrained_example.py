@@ -1,7 +1,9 @@
 """Minimal example: load a network pickle and write one generated image to results/example.png.
 
 Usage: python pretrained_example.py NETWORK_PKL [--result-dir results]
-NETWORK_PKL is a local path or URL of a StyleGAN2 pickle (e.g. NVIDIA's stylegan2-ffhq-config-f.pkl).
+NETWORK_PKL is a local path or URL of a StyleGAN2, StyleGAN or ProGAN pickle (e.g. NVIDIA's
+stylegan2-ffhq-config-f.pkl or karras2019stylegan-ffhq-1024x1024.pkl). Like StyleGAN's example: seed 5, truncation 0.7
+(StyleGAN applies it to its first 8 layers, StyleGAN2 to all; ProGAN has none), random noise inputs.
 """
 
 import argparse

@@ -98,3 +98,65 @@ def test_pretrained_example(snapshot, tmp_path):
     pretrained_example.main([pkl, '--result-dir', str(tmp_path)])
     image = read_png(tmp_path / 'example.png')
     assert image.shape == (16, 16, 3) and image.std() > 0
+
+
+@pytest.fixture(scope='module')
+def original_snapshots(tmp_path_factory):
+    """Small StyleGAN (v1) and ProGAN snapshots, with noise weights that matter and a non-zero dlatent_avg."""
+    import dnnlib.tflib as tflib
+    rnd = np.random.RandomState(4)
+    base = dict(num_channels=3, resolution=16, fmap_base=64, fmap_max=16)
+    sg1 = dict(latent_size=16, dlatent_size=16, mapping_fmaps=16, mapping_layers=2)
+    paths = {}
+    for name, module, g_func, d_func, g_kwargs in (('sgan', 'networks_stylegan', 'G_style', 'D_basic', sg1),
+                                                     ('pgan', 'networks_progan', 'G_paper', 'D_paper', dict(latent_size=16))):
+        G = tflib.Network('G', func_name=f'training.{module}.{g_func}', **base, **g_kwargs)
+        D = tflib.Network('D', func_name=f'training.{module}.{d_func}', **base)
+        for var_name, var in G.vars.items():
+            if var_name.endswith('Noise/weight') or var_name.endswith('dlatent_avg') or var_name.endswith('/bias'):
+                var.assign(np.float32(rnd.randn(*var.shape.as_list()) * 0.3))
+        paths[name] = str(tmp_path_factory.mktemp(name) / 'network-snapshot-000000.pkl')
+        misc.save_pkl((G, D, G.clone('Gs')), paths[name])
+    return paths
+
+
+def test_generate_images_stylegan1_truncates_the_first_8_layers(original_snapshots, tmp_path):
+    pkl = original_snapshots['sgan']
+    run_generator.main(['generate-images', '--network', pkl, '--seeds', '7', '--truncation-psi', '0.5', '--result-dir', str(tmp_path)])
+    _, _, Gs = pretrained_networks.load_networks(pkl)
+    syn = Gs.components.synthesis
+    rnd = np.random.RandomState(7)
+    z = rnd.randn(1, 16)
+    for name in [name for name in syn.vars if name.startswith('noise')]:  # noise0..noise5: 16x16 has 6 layers.
+        syn.set_var(name, rnd.randn(*syn.vars[name].shape.as_list()))
+    w = Gs.components.mapping.run(z, None)
+    avg = Gs.get_var('dlatent_avg')
+    w[:, :8] = avg + (w[:, :8] - avg) * 0.5  # StyleGAN's cutoff 8 covers all 6 layers at 16x16.
+    expected = to_uint8(syn.run(w, randomize_noise=False))[0]
+    got = read_png(tmp_path / '00000-generate-images' / 'seed0007.png')
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_generate_images_and_example_from_progan(original_snapshots, tmp_path, capsys):
+    pkl = original_snapshots['pgan']
+    run_generator.main(['generate-images', '--network', pkl, '--seeds', '2', '--truncation-psi', '0.5', '--result-dir', str(tmp_path)])
+    assert 'this generator (G_paper) has no truncation' in capsys.readouterr().out
+    _, _, Gs = pretrained_networks.load_networks(pkl)
+    expected = to_uint8(Gs.run(np.random.RandomState(2).randn(1, 16), np.zeros([1, 0])))[0]
+    got = read_png(tmp_path / '00000-generate-images' / 'seed0002.png')
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    pretrained_example.main([pkl, '--result-dir', str(tmp_path)])
+    np.testing.assert_array_equal(read_png(tmp_path / 'example.png'),
+                                  to_uint8(Gs.run(np.random.RandomState(5).randn(1, 16), np.zeros([1, 0])))[0])
+    with pytest.raises(ValueError, match='needs a style-based generator'):
+        run_generator.style_mixing_example(pkl, [1], [2], 0.5, [0])
+
+
+def test_style_mixing_and_example_on_stylegan1(original_snapshots, tmp_path):
+    pkl = original_snapshots['sgan']
+    run_generator.main(['style-mixing-example', '--network', pkl, '--row-seeds', '1', '--col-seeds', '2',
+                        '--col-styles', '0-1', '--truncation-psi', '0.5', '--result-dir', str(tmp_path)])
+    pngs = sorted(f for f in os.listdir(tmp_path / '00000-style-mixing-example') if f.endswith('.png'))
+    assert pngs == ['1-1.png', '1-2.png', '2-2.png', 'grid.png']
+    pretrained_example.main([pkl, '--result-dir', str(tmp_path)])
+    assert read_png(tmp_path / 'example.png').shape == (16, 16, 3)
