@@ -25,6 +25,26 @@ _valid_configs = [
     'sgan', 'pgan-preset-v2',
 ]
 
+# The StyleGAN paper's experiments, as StyleGAN's train.py selects them (its description suffixes): Table 1 (the
+# steps from the tuned ProGAN baseline to the style-based generator), Table 2 (mixing regularization), Table 4
+# (mapping depth), and WGAN-GP. --config sgan-<name>; plain sgan is the shipped setup (Table 1's last step).
+_TRADITIONAL = dict(use_styles=False, use_pixel_norm=True, use_instance_norm=False, truncation_psi=None,
+                    const_input_layer=False, style_mixing_prob=0.0, use_noise=False)
+_SGAN_EXPERIMENTS = {
+    'tuned-baseline': dict(_TRADITIONAL, mapping_layers=0),
+    'add-mapping-and-styles': dict(const_input_layer=False, style_mixing_prob=0.0, use_noise=False),
+    'remove-traditional-input': dict(style_mixing_prob=0.0, use_noise=False),
+    'add-noise-inputs': dict(style_mixing_prob=0.0),
+    'mixing-regularization': {},
+    'mix0': dict(style_mixing_prob=0.0), 'mix50': dict(style_mixing_prob=0.5),
+    'mix90': dict(style_mixing_prob=0.9), 'mix100': dict(style_mixing_prob=1.0),
+    'traditional-0': dict(_TRADITIONAL, mapping_layers=0), 'traditional-8': dict(_TRADITIONAL, mapping_layers=8),
+    'stylebased-0': dict(mapping_layers=0), 'stylebased-1': dict(mapping_layers=1),
+    'stylebased-2': dict(mapping_layers=2), 'stylebased-8': dict(mapping_layers=8),
+    'wgangp': {},
+}
+_valid_configs += ['sgan-' + name for name in _SGAN_EXPERIMENTS]
+
 # Minibatch size by resolution for 1, 2, 4 and 8 GPUs (base size, resolution-specific sizes): StyleGAN's train.py
 # and ProGAN's v2 presets. ProGAN's v2 presets also set the learning rates.
 _ORIGINAL_MINIBATCHES = {
@@ -113,7 +133,7 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
         D = EasyDict(func_name='training.networks_stylegan.D_basic')
 
     # The originals' own setups: the StyleGAN paper's (StyleGAN's train.py) and ProGAN's v2 presets (its config.py).
-    if config_id in ('sgan', 'pgan-preset-v2'):
+    if config_id.startswith('sgan') or config_id == 'pgan-preset-v2':
         G_loss, D_loss, G, D, desc = _original_setup(config_id, dataset, num_gpus, train, sched, grid, gamma)
     elif gamma is not None:
         D_loss.gamma = gamma
@@ -150,17 +170,24 @@ def _original_setup(config_id, dataset, num_gpus, train, sched, grid, gamma):
     train.D_first = True  # Their loops: D step and Gs update, then the G step.
     sched.tick_kimg_base = 160
     sched.G_lrate_base = 0.001
-    if config_id == 'sgan':
-        G = EasyDict(func_name='training.networks_stylegan.G_style')
+    if config_id.startswith('sgan'):
+        experiment = config_id[len('sgan-'):]
+        G = EasyDict(func_name='training.networks_stylegan.G_style', **_SGAN_EXPERIMENTS.get(experiment, {}))
         D = EasyDict(func_name='training.networks_stylegan.D_basic')
         G_loss = EasyDict(func_name='training.loss.G_logistic_nonsaturating')
         D_loss = EasyDict(func_name='training.loss.D_logistic_simplegp', r1_gamma=10.0 if gamma is None else gamma)
         sched.lod_initial_resolution = 8
         sched.G_lrate_dict = dict(_STYLEGAN_LRATES)
+        if experiment == 'wgangp':  # As StyleGAN's train.py: WGAN-GP with learning rates capped at 0.002.
+            if gamma is not None:
+                raise ValueError('--gamma is the R1 weight; sgan-wgangp trains with WGAN-GP and has no R1.')
+            G_loss = EasyDict(func_name='training.loss.G_wgan')
+            D_loss = EasyDict(func_name='training.loss.D_wgan_gp')
+            sched.G_lrate_dict = {res: min(rate, 0.002) for res, rate in _STYLEGAN_LRATES.items()}
         sched.minibatch_size_dict, sched.minibatch_gpu_dict = original_minibatches(num_gpus)
         sched.tick_kimg_dict = {4: 160, 8: 140, 16: 120, 32: 100, 64: 80, 128: 60, 256: 40, 512: 30, 1024: 20}
         grid.size = '4k'
-        return G_loss, D_loss, G, D, f'sgan-{dataset}-{num_gpus}gpu'
+        return G_loss, D_loss, G, D, f'sgan-{dataset}-{num_gpus}gpu' + (f'-{experiment}' if experiment else '')
     if gamma is not None:
         raise ValueError('--gamma is the R1 weight; the ProGAN preset trains with WGAN-GP and has no R1.')
     G = EasyDict(func_name='training.networks_progan.G_paper')
@@ -224,11 +251,14 @@ _examples = '''examples:
 
 valid configs:
 
-  ''' + ', '.join(_valid_configs[:-2]) + '''
+  ''' + ', '.join(_valid_configs[:_valid_configs.index('sgan')]) + '''
     StyleGAN2's configs (its paper's Table 1 and 2; config-a trains the StyleGAN networks in StyleGAN2's loop).
   sgan
     The StyleGAN paper's setup (StyleGAN's train.py, e.g. its FFHQ run "sgan-ffhq-8gpu"): G_style/D_basic, growing
     from 8x8, non-saturating logistic loss with R1 (gamma 10), minibatches and learning rates by --num-gpus.
+  ''' + ', '.join('sgan-' + name for name in _SGAN_EXPERIMENTS) + '''
+    The StyleGAN paper's experiments on that setup (its train.py's suffixes): Table 1 (tuned-baseline ...
+    mixing-regularization), Table 2 (mix*), Table 4 (traditional-*, stylebased-*), and WGAN-GP (wgangp).
   pgan-preset-v2
     ProGAN's CelebA-HQ setup (its config.py, "pgan-celebahq-preset-v2-1gpu-fp32"): G_paper/D_paper, growing from
     4x4, WGAN-GP with the drift term (and AC-GAN terms with labels), minibatches and learning rates by --num-gpus,

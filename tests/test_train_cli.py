@@ -342,3 +342,31 @@ def test_original_setups_follow_stylegan_and_progan_tables(num_gpus, tmp_path):
     assert train.original_minibatches(num_gpus, {512: 1})[0][512] == num_gpus
     with pytest.raises(ValueError, match='--gamma is the R1 weight'):
         train.build_run_kwargs('celebahq', config_id='pgan-preset-v2', **dict(args, gamma=5.0))
+
+
+def test_stylegan_paper_experiments_set_the_generator_as_stylegans_train_py(tmp_path):
+    """StyleGAN's train.py lines for Tables 1, 2 and 4 and WGAN-GP, written out; each network builds and runs."""
+    traditional = dict(use_styles=False, use_pixel_norm=True, use_instance_norm=False, truncation_psi=None,
+                       const_input_layer=False, style_mixing_prob=0.0, use_noise=False)
+    expected = {'tuned-baseline': dict(traditional, mapping_layers=0),
+                'add-mapping-and-styles': dict(const_input_layer=False, style_mixing_prob=0.0, use_noise=False),
+                'remove-traditional-input': dict(style_mixing_prob=0.0, use_noise=False),
+                'add-noise-inputs': dict(style_mixing_prob=0.0), 'mixing-regularization': {},
+                'mix0': dict(style_mixing_prob=0.0), 'mix50': dict(style_mixing_prob=0.5),
+                'mix90': dict(style_mixing_prob=0.9), 'mix100': dict(style_mixing_prob=1.0),
+                'traditional-0': dict(traditional, mapping_layers=0), 'traditional-8': dict(traditional, mapping_layers=8),
+                'stylebased-0': dict(mapping_layers=0), 'stylebased-1': dict(mapping_layers=1),
+                'stylebased-2': dict(mapping_layers=2), 'stylebased-8': dict(mapping_layers=8), 'wgangp': {}}
+    import dnnlib.tflib as tflib
+    for name, g_args in expected.items():
+        kwargs = train.build_run_kwargs('ffhq', 'd', str(tmp_path), 'sgan-' + name, 8, total_kimg=None, gamma=None,
+                                        mirror_augment=True, metrics=[])
+        assert kwargs.submit_config.run_desc == 'sgan-ffhq-8gpu-' + name
+        assert kwargs.G_args == dict(func_name='training.networks_stylegan.G_style', **g_args)
+        G = tflib.Network('G', **kwargs.G_args, num_channels=1, resolution=8, fmap_base=16, fmap_max=4, latent_size=8,
+                          dlatent_size=8, mapping_fmaps=8)
+        assert G.run(np.ones([2, 8]), None, is_validation=True).shape == (2, 1, 8, 8)
+    wgangp = train.build_run_kwargs('ffhq', 'd', str(tmp_path), 'sgan-wgangp', 8, total_kimg=None, gamma=None,
+                                    mirror_augment=True, metrics=[])
+    assert wgangp.G_loss_args.func_name == 'training.loss.G_wgan' and wgangp.D_loss_args.func_name == 'training.loss.D_wgan_gp'
+    assert wgangp.sched_args.G_lrate_dict == {128: 0.0015, 256: 0.002, 512: 0.002, 1024: 0.002}
