@@ -91,28 +91,40 @@ def test_bad_arguments_fail_before_any_work(data_dir, tmp_path, capsys):
     assert not os.path.exists(results)  # Nothing was started.
 
 
-# train.py, SIGKILLed while it writes the pickle of snapshot 000001 (after its checkpoint), as a kill can come at
-# any moment: the temporary file is written, not yet renamed.
-KILLED_WHILE_SAVING = """
+# train.py, optionally SIGKILLed while it writes the pickle of snapshot 000001 (after its checkpoint), as a kill can
+# come at any moment: the temporary file is written, not yet renamed (KILL_AT_SNAPSHOT_1). Optionally with the
+# levels of a progressive preset shortened to 200 images of training and 200 of fading each (NVIDIA's CLIs have no
+# flags for them) and a tick every 500 images (SHORT_LEVELS).
+TRAIN_SCRIPT = """
 import os, signal, sys
 sys.path.insert(0, %r)
 import train
 
-real_fsync = os.fsync
+if os.environ.get('SHORT_LEVELS'):
+    build_run_kwargs = train.build_run_kwargs
 
-def fsync_or_die(fd):
-    if 'network-snapshot-000001.pkl' in os.readlink('/proc/self/fd/%%d' %% fd):
-        os.kill(os.getpid(), signal.SIGKILL)
-    real_fsync(fd)
+    def short_levels(*args, **kwargs):
+        run_kwargs = build_run_kwargs(*args, **kwargs)
+        run_kwargs.sched_args.update(lod_training_kimg=0.2, lod_transition_kimg=0.2, tick_kimg_base=0.5, tick_kimg_dict={})
+        return run_kwargs
+    train.build_run_kwargs = short_levels
 
-os.fsync = fsync_or_die
+if os.environ.get('KILL_AT_SNAPSHOT_1'):
+    real_fsync = os.fsync
+
+    def fsync_or_die(fd):
+        if 'network-snapshot-000001.pkl' in os.readlink('/proc/self/fd/%%d' %% fd):
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_fsync(fd)
+    os.fsync = fsync_or_die
 train.main(sys.argv[1:])
 """ % REPO
 
 
-def run_train(args, script=None):
-    cmd = [sys.executable] + (['-c', script] if script else [os.path.join(REPO, 'train.py')]) + args
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+def run_train(args, *switches):
+    """train.py in a subprocess, through TRAIN_SCRIPT with the given switches (KILL_AT_SNAPSHOT_1, SHORT_LEVELS)."""
+    env = dict(os.environ, **{switch: '1' for switch in switches})
+    return subprocess.run([sys.executable, '-c', TRAIN_SCRIPT] + args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_resume_after_a_kill_matches_the_uninterrupted_run(data_dir, tmp_path):
@@ -121,7 +133,7 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(data_dir, tmp_path):
     whole = run_train(['--result-dir', str(tmp_path / 'whole')] + args)
     assert whole.returncode == 0, whole.stderr[-3000:]
 
-    killed = run_train(['--result-dir', str(tmp_path / 'cut')] + args, KILLED_WHILE_SAVING)
+    killed = run_train(['--result-dir', str(tmp_path / 'cut')] + args, 'KILL_AT_SNAPSHOT_1')
     assert killed.returncode == -9, killed.stderr[-3000:]
     cut_dir = str(tmp_path / 'cut' / '00000-stylegan2-squares-1gpu-config-e')
     names = os.listdir(cut_dir)
@@ -145,53 +157,24 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(data_dir, tmp_path):
     assert np.abs(expected[0].get_var(name) - start[0].get_var(name)).max() > 1e-3
 
 
-# train.py with the levels of a progressive preset shortened to 200 images of training and 200 of fading each (NVIDIA's
-# CLIs have no flags for them) and a tick every 500 images; killed like KILLED_WHILE_SAVING when asked.
-SHORT_LEVELS = """
-import os, signal, sys
-sys.path.insert(0, %r)
-import train
-
-build_run_kwargs = train.build_run_kwargs
-
-def short_levels(*args, **kwargs):
-    run_kwargs = build_run_kwargs(*args, **kwargs)
-    run_kwargs.sched_args.update(lod_training_kimg=0.2, lod_transition_kimg=0.2, tick_kimg_base=0.5, tick_kimg_dict={})
-    return run_kwargs
-
-train.build_run_kwargs = short_levels
-if os.environ.get('KILL_AT_SNAPSHOT_1'):
-    real_fsync = os.fsync
-
-    def fsync_or_die(fd):
-        if 'network-snapshot-000001.pkl' in os.readlink('/proc/self/fd/%%d' %% fd):
-            os.kill(os.getpid(), signal.SIGKILL)
-        real_fsync(fd)
-    os.fsync = fsync_or_die
-train.main(sys.argv[1:])
-""" % REPO
-
-
 @pytest.mark.parametrize('config,desc,first_lod,last_level', [
     ('sgan', 'sgan-squares32-1gpu', 2.0, 'G_synthesis/32x32/Conv1/weight'),
     ('pgan-preset-v2', 'pgan-squares32-preset-v2-1gpu-fp32', 3.0, '16x16/Conv1/weight')])
 def test_original_presets_grow_through_levels_and_resume_exactly_after_a_kill(config, desc, first_lod, last_level, data_dir,
-                                                                              tmp_path, monkeypatch):
+                                                                              tmp_path):
     args = ['--data-dir', data_dir, '--dataset', 'squares32', '--config', config, '--total-kimg', '1', '--minibatch', '16',
             '--minibatch-gpu', '8', '--fmap-base', '64', '--fmap-max', '16', '--snapshot-ticks', '1', '--seed', '3',
             '--mirror-augment', 'true']
-    whole = run_train(['--result-dir', str(tmp_path / 'whole')] + args, SHORT_LEVELS)
+    whole = run_train(['--result-dir', str(tmp_path / 'whole')] + args, 'SHORT_LEVELS')
     assert whole.returncode == 0, whole.stderr[-3000:]
     # Ticks at 64, 576 and 1008 images (the log shows the lod of the last schedule, at 0, 512 and 960 images):
     # from the first level (8x8 or 4x4) through two level changes.
     lods = [float(x) for x in re.findall(r'^tick \d+ +kimg [\d.]+ +lod ([\d.]+)', whole.stdout, re.M)]
     assert lods == [first_lod, first_lod - 1, first_lod - 2]
 
-    monkeypatch.setenv('KILL_AT_SNAPSHOT_1', '1')
-    killed = run_train(['--result-dir', str(tmp_path / 'cut')] + args, SHORT_LEVELS)
+    killed = run_train(['--result-dir', str(tmp_path / 'cut')] + args, 'SHORT_LEVELS', 'KILL_AT_SNAPSHOT_1')
     assert killed.returncode == -9, killed.stderr[-3000:]
-    monkeypatch.delenv('KILL_AT_SNAPSHOT_1')
-    resumed = run_train(['--result-dir', str(tmp_path / 'cut'), '--resume', 'latest'] + args, SHORT_LEVELS)
+    resumed = run_train(['--result-dir', str(tmp_path / 'cut'), '--resume', 'latest'] + args, 'SHORT_LEVELS')
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 'Resuming at 0.6 kimg.' in resumed.stdout
 
