@@ -12,7 +12,8 @@ import dnnlib
 import dnnlib.tflib as tflib
 from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d, upsample_conv_2d
 from training.networks_stylegan2 import (pixel_norm, channel_axis, get_weight, dense_layer, conv2d_layer, apply_bias_act,
-                                         minibatch_stddev_layer, nf_func, compute_layout)
+                                         minibatch_stddev_layer, nf_func, compute_layout, generator_levels,
+                                         discriminator_levels)
 
 # Build functions take every parameter as a keyword argument and import nothing application-specific.
 
@@ -133,20 +134,7 @@ def G_paper(
         with tflib.variable_scope('ToRGB_lod%d' % (resolution_log2 - res)):
             return apply_bias_act(conv2d_layer(x, fmaps=num_channels, kernel=1, gain=1, use_wscale=use_wscale, fmt=fmt), fmt=fmt)
 
-    # Every level is blended in with clipped weights (the original's 'linear' structure, whose variable order the
-    # template must follow). At lod >= min_lod the levels finer than resolution / 2**min_lod have weight 0: like the
-    # original's 'recursive' structure, they are not built, and the finest image built is upsampled to full size.
-    top = resolution_log2 - min_lod
-    x = block(combo_in, 2)
-    images_out = torgb(x, 2)
-    for res in range(3, top + 1):
-        x = block(x, res)
-        img = torgb(x, res)
-        images_out = upsample_2d(images_out, data_format=fmt)
-        images_out = tflib.lerp_clip(img, images_out, lod_in - (resolution_log2 - res))
-    if top < resolution_log2:
-        images_out = upsample_2d(images_out, factor=2 ** (resolution_log2 - top), data_format=fmt)
-
+    images_out = generator_levels(block(combo_in, 2), block, torgb, resolution_log2, lod_in, min_lod, False, fmt)
     return tf.identity(tflib.to_nchw(images_out, fmt), name='images_out')
 
 
@@ -215,15 +203,7 @@ def D_paper(
             with tflib.variable_scope('Dense1'):
                 return apply_bias_act(dense_layer(x, fmaps=1 + label_size, gain=1, use_wscale=use_wscale))
 
-    # As in the generator: at lod >= min_lod the finer levels have weight 0 and are not built; the input is
-    # box-downsampled straight to the finest level built.
-    top = resolution_log2 - min_lod
-    img = images_in if top == resolution_log2 else downsample_2d(images_in, factor=2 ** (resolution_log2 - top), data_format=fmt)
-    x = fromrgb(img, top)
-    for res in range(top, 2, -1):
-        x = block(x, res)
-        img = downsample_2d(img, data_format=fmt)  # Default kernel: 2x2 box.
-        x = tflib.lerp_clip(x, fromrgb(img, res - 1), lod_in - (resolution_log2 - res))
+    x = discriminator_levels(images_in, block, fromrgb, resolution_log2, lod_in, min_lod, False, fmt)
     combo_out = block(x, 2)
 
     scores_out = tf.identity(combo_out[:, :1], name='scores_out')

@@ -11,9 +11,10 @@ import tensorflow as tf
 
 import dnnlib
 import dnnlib.tflib as tflib
-from dnnlib.tflib.ops.upfirdn_2d import filter_2d, upsample_2d, downsample_2d, upsample_conv_2d
+from dnnlib.tflib.ops.upfirdn_2d import filter_2d, upsample_conv_2d
 from training.networks_stylegan2 import (pixel_norm, get_weight, dense_layer, conv2d_layer, apply_bias_act, minibatch_stddev_layer,
-                                         nf_func, compute_layout, channel_axis, d_inputs)
+                                         nf_func, compute_layout, channel_axis, d_inputs, generator_levels,
+                                         discriminator_levels)
 
 # Build functions take every parameter as a keyword argument and import nothing application-specific.
 
@@ -292,7 +293,7 @@ def G_synthesis(
         with tflib.variable_scope('Conv'):
             x = layer_epilogue(conv2d_layer(x, fmaps=nf(1), kernel=3, gain=gain, use_wscale=use_wscale, fmt=fmt), 1)
 
-    def block(res, x):
+    def block(x, res):
         with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
             with tflib.variable_scope('Conv0_up'):
                 x = upscale2d_conv2d(x, fmaps=nf(res - 1), kernel=3, fused_scale=fused_scale, gain=gain,
@@ -302,26 +303,11 @@ def G_synthesis(
                 x = conv2d_layer(x, fmaps=nf(res - 1), kernel=3, gain=gain, use_wscale=use_wscale, fmt=fmt)
                 return layer_epilogue(x, res * 2 - 3)
 
-    def torgb(res, x):
+    def torgb(x, res):
         with tflib.variable_scope('ToRGB_lod%d' % (resolution_log2 - res)):
             return apply_bias_act(conv2d_layer(x, fmaps=num_channels, kernel=1, gain=1, use_wscale=use_wscale, fmt=fmt), fmt=fmt)
 
-    if structure == 'fixed':
-        for res in range(3, resolution_log2 + 1):
-            x = block(res, x)
-        images_out = torgb(resolution_log2, x)
-    else:
-        # Each level's image replaces the (nearest-upsampled) coarser ones with weight 1 - clip(lod - its lod): the
-        # original's 'linear' structure. Its 'recursive' one, the same images, builds only the levels that lod uses;
-        # here the levels finer than resolution / 2**min_lod, all weight 0, are skipped and the image is upsampled.
-        images_out = torgb(2, x)
-        for res in range(3, resolution_log2 - min_lod + 1):
-            x = block(res, x)
-            coarser = upsample_2d(images_out, data_format=fmt)
-            images_out = tflib.lerp_clip(torgb(res, x), coarser, lod_in - (resolution_log2 - res))
-        if min_lod > 0:
-            images_out = upsample_2d(images_out, factor=2 ** min_lod, data_format=fmt)
-
+    images_out = generator_levels(x, block, torgb, resolution_log2, lod_in, min_lod, structure == 'fixed', fmt)
     return tf.identity(tflib.to_nchw(images_out, fmt), name='images_out')
 
 
@@ -378,20 +364,7 @@ def D_basic(
             with tflib.variable_scope('Conv1_down'):
                 return conv(blur2d(x, blur_filter, fmt=fmt) if blur_filter else x, nf(res - 2), 3, down=True)
 
-    if structure == 'fixed':
-        x = fromrgb(images_in, resolution_log2)
-        for res in range(resolution_log2, 2, -1):
-            x = block(x, res)
-    else:
-        # The mirror of the generator's blend: each level's features give way to those of the box-downsampled image
-        # with weight clip(lod - its lod). At lod >= min_lod the finer levels have weight 0 and are not built.
-        top = resolution_log2 - min_lod
-        images = downsample_2d(images_in, factor=2 ** min_lod, data_format=fmt) if min_lod > 0 else images_in
-        x = fromrgb(images, top)
-        for res in range(top, 2, -1):
-            x = block(x, res)
-            images = downsample_2d(images, data_format=fmt)
-            x = tflib.lerp_clip(x, fromrgb(images, res - 1), lod_in - (resolution_log2 - res))
+    x = discriminator_levels(images_in, block, fromrgb, resolution_log2, lod_in, min_lod, structure == 'fixed', fmt)
 
     with tflib.variable_scope('4x4'):
         if mbstd_group_size > 1:

@@ -159,6 +159,46 @@ def nf_func(fmap_base, fmap_decay, fmap_min, fmap_max):
     return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
 
 
+def generator_levels(x, block, torgb, resolution_log2, lod_in, min_lod, fixed, fmt):
+    """The image of a progressive generator, from the 4x4 features x.
+
+    NVIDIA's 'linear' structure: each level's image replaces the nearest-upsampled coarser ones with weight
+    1 - clip(lod - its lod). At lod >= min_lod (a static int) the levels finer than resolution / 2**min_lod have weight
+    0: like NVIDIA's 'recursive' structure they are not built, and the finest image built is upsampled to full size;
+    the same images. fixed: no growing, the finest level's image. block(x, res) and torgb(x, res) build one level's
+    layers; they are called in the original's order, which is the order its pickles list the variables in.
+    """
+    if fixed:
+        for res in range(3, resolution_log2 + 1):
+            x = block(x, res)
+        return torgb(x, resolution_log2)
+    images = torgb(x, 2)
+    for res in range(3, resolution_log2 - min_lod + 1):
+        x = block(x, res)
+        images = tflib.lerp_clip(torgb(x, res), upsample_2d(images, data_format=fmt), lod_in - (resolution_log2 - res))
+    return upsample_2d(images, factor=2 ** min_lod, data_format=fmt) if min_lod > 0 else images
+
+
+def discriminator_levels(images, block, fromrgb, resolution_log2, lod_in, min_lod, fixed, fmt):
+    """The 4x4 features of a progressive discriminator, the mirror of generator_levels: each level's features give
+    way to those of the box-downsampled image with weight clip(lod - its lod); the levels finer than
+    resolution / 2**min_lod are not built, their input is downsampled straight to the finest level built."""
+    if fixed:
+        x = fromrgb(images, resolution_log2)
+        for res in range(resolution_log2, 2, -1):
+            x = block(x, res)
+        return x
+    top = resolution_log2 - min_lod
+    if min_lod > 0:
+        images = downsample_2d(images, factor=2 ** min_lod, data_format=fmt)
+    x = fromrgb(images, top)
+    for res in range(top, 2, -1):
+        x = block(x, res)
+        images = downsample_2d(images, data_format=fmt)  # Default kernel: 2x2 box.
+        x = tflib.lerp_clip(x, fromrgb(images, res - 1), lod_in - (resolution_log2 - res))
+    return x
+
+
 def compute_layout(data_format):
     """The layout the layers compute in: as asked, or by device (NCHW on GPUs, NHWC on CPUs)."""
     if data_format not in (None, 'NCHW', 'NHWC'):
@@ -440,30 +480,17 @@ def G_synthesis_stylegan_revised(
 
     layer = style_layers(dlatents_in, noise_vars, randomize_noise, resample_kernel, fused_modconv, nonlinearity, fmt)
 
-    def torgb(res, x):
+    def block(x, res):
+        with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
+            return double_conv_block(layer, x, res, nf(res - 1))
+
+    def torgb(x, res):
         with tflib.variable_scope('ToRGB_lod%d' % (resolution_log2 - res)):
             return to_rgb_layer(x, dlatents_in[:, res * 2 - 3], num_channels, fused_modconv, fmt)
 
     with tflib.variable_scope('4x4'):
         x = early_layers(layer, nf(1), dlatents_in, dtype, fmt)
-
-    # Every level is blended in with clipped weights (the original's 'linear' structure). At lod >= min_lod the levels
-    # finer than resolution / 2**min_lod have weight 0: like the original's 'recursive' structure, they are not built,
-    # and the image of the finest level built is upsampled (nearest neighbour) to full resolution; the same images.
-    top = resolution_log2 if structure == 'fixed' else resolution_log2 - min_lod
-    images_out = None if structure == 'fixed' else torgb(2, x)
-    for res in range(3, top + 1):
-        with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
-            x = double_conv_block(layer, x, res, nf(res - 1))
-        if structure != 'fixed':
-            img = torgb(res, x)
-            images_out = upsample_2d(images_out, data_format=fmt)  # Default kernel: nearest neighbour.
-            images_out = tflib.lerp_clip(img, images_out, lod_in - (resolution_log2 - res))
-    if structure == 'fixed':
-        images_out = torgb(resolution_log2, x)
-    elif top < resolution_log2:
-        images_out = upsample_2d(images_out, factor=2 ** (resolution_log2 - top), data_format=fmt)
-
+    images_out = generator_levels(x, block, torgb, resolution_log2, lod_in, min_lod, structure == 'fixed', fmt)
     return tf.identity(tflib.to_nchw(images_out, fmt), name='images_out')
 
 
@@ -586,20 +613,13 @@ def D_stylegan(
         with tflib.variable_scope('FromRGB_lod%d' % (resolution_log2 - res)):
             return apply_bias_act(conv2d_layer(x, fmaps=nf(res - 1), kernel=1, fmt=fmt), act=act, fmt=fmt)
 
-    # As in the generator: at lod >= min_lod the finer levels have weight 0 and are not built; the input is
-    # box-downsampled straight to the finest level built.
-    top = resolution_log2 if structure == 'fixed' else resolution_log2 - min_lod
-    img = images_in if top == resolution_log2 else downsample_2d(images_in, factor=2 ** (resolution_log2 - top), data_format=fmt)
-    x = fromrgb(img, top)
-    for res in range(top, 2, -1):
+    def block(x, res):
         with tflib.variable_scope('%dx%d' % (2 ** res, 2 ** res)):
             with tflib.variable_scope('Conv0'):
                 x = apply_bias_act(conv2d_layer(x, fmaps=nf(res - 1), kernel=3, fmt=fmt), act=act, fmt=fmt)
             with tflib.variable_scope('Conv1_down'):
                 x = conv2d_layer(x, fmaps=nf(res - 2), kernel=3, down=True, resample_kernel=resample_kernel, fmt=fmt)
-                x = apply_bias_act(x, act=act, fmt=fmt)
-        if structure != 'fixed':
-            # As in the generator, blending every level with clipped weights equals the recursive form.
-            img = downsample_2d(img, data_format=fmt)  # Default kernel: 2x2 box.
-            x = tflib.lerp_clip(x, fromrgb(img, res - 1), lod_in - (resolution_log2 - res))
+                return apply_bias_act(x, act=act, fmt=fmt)
+
+    x = discriminator_levels(images_in, block, fromrgb, resolution_log2, lod_in, min_lod, structure == 'fixed', fmt)
     return discriminator_epilogue(x, labels_in, nf, mbstd_group_size, mbstd_num_features, act, fmt)
