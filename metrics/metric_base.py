@@ -1,0 +1,232 @@
+"""Common definitions for the metrics: running one on a network pickle, reals and fakes, progress, result lines,
+the cached statistics of the reals, and the local files of the feature networks."""
+
+import glob
+import hashlib
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import dnnlib
+import dnnlib.tflib as tflib
+from training import dataset, misc
+
+# ----------------------------------------------------------------------------
+# Feature networks come from local files only: a folder given by --metric-data, or by this environment variable,
+# or the default under the cache directory. Nothing is downloaded.
+
+METRIC_DATA_ENV = 'STYLEGAN2_METRIC_DATA'
+_metric_data_dir = None
+
+
+def set_metric_data_dir(path):
+    """Where the feature network files are, for this process (None: $STYLEGAN2_METRIC_DATA or the default)."""
+    global _metric_data_dir
+    _metric_data_dir = path
+
+
+def metric_data_dir():
+    return _metric_data_dir or os.environ.get(METRIC_DATA_ENV) or dnnlib.make_cache_dir_path('metric-data')
+
+
+def metric_file(filename, metric_name, published_at):
+    """The path of a feature network file a metric needs; a clear error if it is not in the metric data folder."""
+    path = os.path.join(metric_data_dir(), filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f'Metric {metric_name} needs the file {filename}, which is not in the metric data folder {metric_data_dir()}. '
+            f'It is published at {published_at}. Nothing is downloaded here: get the file there, put it in a folder and '
+            f'pass that folder as --metric-data DIR (or set {METRIC_DATA_ENV}).')
+    return path
+
+
+# ----------------------------------------------------------------------------
+# Base class.
+
+
+class MetricBase:
+    """A metric: _evaluate(Gs, Gs_kwargs, num_gpus) computes it and reports its values with _report_result()."""
+
+    def __init__(self, name, progress_sec=10):
+        self.name = name
+        self._progress_sec = progress_sec
+        self._reset()
+
+    def _reset(self, network_pkl=None, data_dir=None, dataset_args=None, mirror_augment=False):
+        self._network_pkl = network_pkl
+        self._data_dir = data_dir
+        self._dataset_args = dict(dataset_args or {})
+        self._mirror_augment = mirror_augment
+        self._dataset_obj = None
+        self._eval_time = 0.0
+        self._results = []
+        self._progress_start = self._progress_time = None
+
+    def run(self, network_pkl, run_dir=None, data_dir=None, dataset_args=None, mirror_augment=False, num_gpus=1,
+            tf_config=None, log_results=True, Gs_kwargs=dict(is_validation=True)):
+        """Evaluate the Gs of a network pickle against a dataset; print the result line and append it to
+        <run_dir>/metric-<name>.txt. dataset_args: load_dataset() arguments (tfrecord_dir, ...)."""
+        self._reset(network_pkl, data_dir, dataset_args, mirror_augment)
+        if tf_config is not None:
+            tflib.init_tf(tf_config)
+        time_begin = time.time()
+        _G, _D, Gs = misc.load_pkl(network_pkl)
+        self._evaluate(Gs, Gs_kwargs=dict(Gs_kwargs), num_gpus=num_gpus)
+        self._eval_time = time.time() - time_begin
+        if self._dataset_obj is not None:
+            self._dataset_obj.close()
+            self._dataset_obj = None
+        if log_results:
+            line = self.get_result_str().strip()
+            print(line, flush=True)
+            if run_dir is not None:
+                with open(os.path.join(run_dir, 'metric-%s.txt' % self.name), 'a') as file:
+                    file.write(line + '\n')
+        return self.get_results()
+
+    def get_results(self):
+        """{name + suffix: value} of the last run, e.g. {'fid50k': 4.41} or {'pr50k3_precision': ..., ...}."""
+        return {self.name + res.suffix: res.value for res in self._results}
+
+    def get_result_str(self):
+        """The original's line: network name (shortened to 29 characters), time, then 'name<suffix> value' each."""
+        network_name = os.path.splitext(os.path.basename(self._network_pkl))[0]
+        if len(network_name) > 29:
+            network_name = '...' + network_name[-26:]
+        result_str = '%-30s' % network_name
+        result_str += ' time %-12s' % dnnlib.util.format_time(self._eval_time)
+        for res in self._results:
+            result_str += ' ' + self.name + res.suffix + ' '
+            result_str += res.fmt % res.value
+        return result_str
+
+    def _evaluate(self, Gs, Gs_kwargs, num_gpus):
+        raise NotImplementedError  # Subclasses compute the metric here.
+
+    def _report_result(self, value, suffix='', fmt='%-10.4f'):
+        self._results.append(dnnlib.EasyDict(value=float(value), suffix=suffix, fmt=fmt))
+
+    def _report_progress(self, done, total, what='images'):
+        """A progress line with the rate and the time left, at most every progress_sec seconds, and at the end."""
+        now = time.time()
+        if self._progress_start is None or done == 0:
+            self._progress_start, self._progress_time = now, now
+        if done < total and now < self._progress_time + self._progress_sec:
+            return
+        self._progress_time = now
+        rate = done / max(now - self._progress_start, 1e-8)
+        eta = (total - done) / rate if rate > 0 else 0.0
+        print('%s: %d / %d %s, %.1f %s/s, %s left' % (self.name, done, total, what, rate, what,
+                                                      dnnlib.util.format_time(eta)), flush=True)
+
+    # -- reals ----------------------------------------------------------------
+
+    def _get_dataset_obj(self):
+        if self._dataset_obj is None:
+            # In file order (no shuffling), as the original reads the reals for its statistics.
+            self._dataset_obj = dataset.load_dataset(data_dir=self._data_dir, **dict(self._dataset_args, shuffle_mb=0))
+        return self._dataset_obj
+
+    def _iterate_reals(self, minibatch_size):
+        """Endless uint8 NCHW minibatches of the dataset in file order; with mirror_augment, a random half of the
+        images mirrored (seeded, so the cached statistics are reproducible)."""
+        dataset_obj = self._get_dataset_obj()
+        rnd = np.random.RandomState(123)
+        while True:
+            images, _labels = dataset_obj.get_minibatch_np(minibatch_size)
+            if self._mirror_augment:
+                mask = rnd.rand(images.shape[0]) < 0.5
+                images = np.array(images)
+                images[mask] = images[mask, :, :, ::-1]
+            yield images
+
+    def _dataset_num_images(self):
+        """How many images the dataset has (its highest-resolution TFRecord file)."""
+        return self._get_dataset_obj().num_images
+
+    def _get_random_labels(self, minibatch_size, rnd):
+        return self._get_dataset_obj().get_random_labels_np(minibatch_size, rnd)
+
+    def _cached_reals_stats(self, compute, **settings):
+        """The statistics of the reals as a dict of arrays: computed by compute() once, then read from the cache.
+
+        The cache file is keyed by the metric, its settings, the mirroring, the dataset arguments and a fingerprint
+        of the dataset's files (names, sizes, times and their first and last bytes), so a changed dataset never gets
+        old statistics. Stored as .npz (arrays only: reading it runs no code).
+        """
+        key = dict(metric_name=self.name, mirror_augment=self._mirror_augment, dataset_args=sorted(self._dataset_args.items()),
+                   dataset_files=self._dataset_fingerprint(), **settings)
+        md5 = hashlib.md5(repr(sorted(key.items())).encode('utf-8')).hexdigest()
+        dataset_name = os.path.basename(os.path.normpath(self._dataset_args.get('tfrecord_dir', 'dataset')))
+        path = dnnlib.make_cache_dir_path('metric-stats', '%s-%s-%s.npz' % (md5, self.name, dataset_name))
+        if os.path.isfile(path):
+            with np.load(path, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        stats = compute()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with dnnlib.util.atomic_write(path) as file:
+            np.savez(file, **stats)
+        return stats
+
+    def _dataset_fingerprint(self):
+        tfrecord_dir = self._dataset_args.get('tfrecord_dir', '')
+        if self._data_dir is not None:
+            tfrecord_dir = os.path.join(self._data_dir, tfrecord_dir)
+        fingerprint = []
+        for path in sorted(glob.glob(os.path.join(tfrecord_dir, '*'))):
+            stat = os.stat(path)
+            with open(path, 'rb') as file:
+                head = file.read(1 << 16)
+                file.seek(max(stat.st_size - (1 << 16), 0))
+                tail = file.read()
+            fingerprint.append((os.path.basename(path), stat.st_size, stat.st_mtime_ns,
+                                hashlib.md5(head + tail).hexdigest()))
+        return fingerprint
+
+    # -- fakes ----------------------------------------------------------------
+
+    def _iterate_fakes(self, Gs, minibatch_size, num_gpus, Gs_kwargs, rnd):
+        """Endless uint8 NCHW minibatches of Gs's images: z ~ N(0, I) and random dataset labels from rnd (a numpy
+        Generator), Gs_kwargs as given (the original's is_validation=True: no truncation), random noise inputs."""
+        transform = dict(func=tflib.convert_images_to_uint8)
+        while True:
+            latents = rnd.standard_normal([minibatch_size] + Gs.input_shape[1:])
+            labels = self._get_random_labels(minibatch_size, rnd) if Gs.input_shapes[1][1] else None
+            yield Gs.run(latents, labels, output_transform=transform, num_gpus=num_gpus, **Gs_kwargs)
+
+
+def devices(num_gpus):
+    """The devices a metric spreads its feature network over: num_gpus GPUs (or logical CPU devices), else the
+    default device."""
+    found = tf.config.list_logical_devices('GPU') or tf.config.list_logical_devices('CPU')
+    return [device.name for device in found[:num_gpus]] if num_gpus > 1 and len(found) >= num_gpus else [None]
+
+
+def run_on_devices(func, inputs, num_gpus):
+    """func(batch) -> array on each device's part of the numpy batch, concatenated: the metrics' multi-GPU runs."""
+    names = devices(num_gpus)
+    outputs = []
+    for device, part in zip(names, np.array_split(inputs, len(names))):
+        with tf.device(device):
+            outputs.append(np.asarray(func(part)))
+    return np.concatenate(outputs, axis=0)
+
+
+# ----------------------------------------------------------------------------
+# Several metrics in a row (train.py --metrics, run_metrics.py --metrics).
+
+
+class MetricGroup:
+    def __init__(self, metric_kwarg_list):
+        self.metrics = [dnnlib.util.call_func_by_name(**kwargs) for kwargs in metric_kwarg_list]
+
+    def run(self, *args, **kwargs):
+        results = {}
+        for metric in self.metrics:
+            results.update(metric.run(*args, **kwargs))
+        return results
+
+    def get_result_str(self):
+        return ' '.join(metric.get_result_str() for metric in self.metrics)
