@@ -8,6 +8,7 @@ network-final.pkl. Run with --help for the options and examples.
 
 import argparse
 import copy
+import functools
 import glob
 import os
 import re
@@ -72,7 +73,7 @@ def original_minibatches(num_gpus, max_minibatch_per_gpu={}):
 
 def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_kimg, gamma, mirror_augment, metrics,
                      resume=None, snapshot_ticks=10, minibatch=None, minibatch_gpu=None, seed=1000, fmap_base=None,
-                     fmap_max=None):
+                     fmap_max=None, metric_data=None):
     """The training_loop() arguments and SubmitConfig of a run: NVIDIA's config table plus our overrides."""
     train = EasyDict(run_func_name='training.training_loop.training_loop')
     G = EasyDict(func_name='training.networks_stylegan2.G_main')
@@ -95,7 +96,10 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
     sched.minibatch_gpu_base = 4
     D_loss.gamma = 10
     if metrics:
-        raise ValueError(f'--metrics: metrics are not implemented yet; use --metrics=none (got {",".join(metrics)}).')
+        check_metrics(metrics, metric_data)
+        train.metrics_callback = functools.partial(run_snapshot_metrics, metrics=list(metrics), data_dir=data_dir,
+                                                   dataset_args=EasyDict(tfrecord_dir=dataset), mirror_augment=mirror_augment,
+                                                   num_gpus=num_gpus, metric_data=metric_data)
 
     if num_gpus not in (1, 2, 4, 8):
         raise ValueError(f'--num-gpus must be 1, 2, 4 or 8, got {num_gpus}.')
@@ -158,10 +162,35 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
     sc.run_desc = desc
     kwargs = EasyDict(train)
     kwargs.update(G_args=G, D_args=D, G_opt_args=G_opt, D_opt_args=D_opt, G_loss_args=G_loss, D_loss_args=D_loss)
-    kwargs.update(dataset_args=EasyDict(tfrecord_dir=dataset), sched_args=sched, grid_args=grid, metric_arg_list=[],
-                  tf_config=tf_config, num_gpus=num_gpus)
+    kwargs.update(dataset_args=EasyDict(tfrecord_dir=dataset), sched_args=sched, grid_args=grid, tf_config=tf_config,
+                  num_gpus=num_gpus)
     kwargs.submit_config = copy.deepcopy(sc)
     return kwargs
+
+
+def check_metrics(metrics, metric_data):
+    """Unknown metric names and missing feature network files stop the run before it starts, not at its first snapshot."""
+    from metrics import metric_base
+    from metrics.metric_defaults import metric_defaults
+    unknown = [name for name in metrics if name not in metric_defaults]
+    if unknown:
+        raise ValueError(f'--metrics: unknown metric(s) {", ".join(unknown)}; valid: {", ".join(metric_defaults)}, or none.')
+    if metric_data is not None:
+        metric_base.set_metric_data_dir(metric_data)
+    for metric in metric_base.MetricGroup([metric_defaults[name] for name in metrics]).metrics:
+        metric.check_files()
+
+
+def run_snapshot_metrics(network_pkl, run_dir, metrics, data_dir, dataset_args, mirror_augment, num_gpus, metric_data):
+    """The training loop's metrics callback: NVIDIA's metrics of a network snapshot, each appended to
+    <run_dir>/metric-<name>.txt; returns {name: value} for TensorBoard."""
+    from metrics import metric_base
+    from metrics.metric_defaults import metric_defaults
+    if metric_data is not None:
+        metric_base.set_metric_data_dir(metric_data)
+    group = metric_base.MetricGroup([metric_defaults[name] for name in metrics])
+    return group.run(network_pkl, run_dir=run_dir, data_dir=data_dir, dataset_args=dataset_args,
+                     mirror_augment=mirror_augment, num_gpus=num_gpus)
 
 
 def _original_setup(config_id, dataset, num_gpus, train, sched, grid, gamma):
@@ -280,7 +309,10 @@ def main(argv=None):
     parser.add_argument('--total-kimg', help='Training length in thousands of images (default: 25000; 12000 for pgan-preset-v2)', metavar='KIMG', default=None, type=int)
     parser.add_argument('--gamma', help='R1 regularization weight (default is config dependent)', default=None, type=float)
     parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, metavar='BOOL', type=_str_to_bool)
-    parser.add_argument('--metrics', help='Comma-separated list of metrics or "none" (default: %(default)s)', default='none', type=_parse_comma_sep)
+    parser.add_argument('--metrics', help='Comma-separated list of metrics or "none", evaluated at every network snapshot '
+                        '(default: %(default)s); see run_metrics.py --help', default='none', type=_parse_comma_sep)
+    parser.add_argument('--metric-data', help='Folder with the metrics\' feature network files (default: '
+                        '$STYLEGAN2_METRIC_DATA or the cache directory)', default=None, metavar='DIR')
     parser.add_argument('--resume', help='Snapshot .pkl to continue from, or "latest"', default=None)
     parser.add_argument('--snapshot-ticks', help='Ticks between image and network snapshots (default: %(default)s)', default=10, type=int)
     parser.add_argument('--minibatch', help='Global minibatch size (default: config dependent)', default=None, type=int)
@@ -301,7 +333,7 @@ def main(argv=None):
                                   args.gamma, args.mirror_augment, args.metrics, resume=args.resume,
                                   snapshot_ticks=args.snapshot_ticks, minibatch=args.minibatch,
                                   minibatch_gpu=args.minibatch_gpu, seed=args.seed, fmap_base=args.fmap_base,
-                                  fmap_max=args.fmap_max)
+                                  fmap_max=args.fmap_max, metric_data=args.metric_data)
     except (ValueError, FileNotFoundError) as err:
         print(f'Error: {err}')
         sys.exit(1)

@@ -102,6 +102,9 @@ class MetricBase:
             result_str += res.fmt % res.value
         return result_str
 
+    def check_files(self):
+        """Raise FileNotFoundError (metric_file's) if a feature network file this metric needs is missing."""
+
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
         raise NotImplementedError  # Subclasses compute the metric here.
 

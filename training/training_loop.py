@@ -421,7 +421,8 @@ def training_loop(
         dataset_args={},                # Options for dataset.load_dataset().
         sched_args={},                  # Options for training_schedule().
         grid_args={},                   # Options for misc.setup_snapshot_image_grid().
-        metric_arg_list=[],             # Metrics to evaluate during training (none yet).
+        metrics_callback=None,          # f(network_pkl, run_dir) -> {name: value}, run at every network snapshot (train.py's
+                                        # --metrics; training/ does not import metrics/).
         tf_config={},                   # Options for tflib.init_tf().
         data_dir=None,                  # Directory to load datasets from.
         G_smoothing_kimg=10.0,          # Half-life of the running average of generator weights.
@@ -568,7 +569,13 @@ def training_loop(
                 loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick, total_time=time.time() - start_time, prev_lod=prev_lod,
                                   minibatch_counter=minibatch_counter, data_position=training_set.position,
                                   rng=rnd.bit_generator.state)
-                save_snapshot(run_dir, cur_nimg // 1000, trainer, loop_state, is_chief)
+                pkl = save_snapshot(run_dir, cur_nimg // 1000, trainer, loop_state, is_chief)
+                if metrics_callback is not None and pkl is not None:
+                    results = metrics_callback(pkl, run_dir)
+                    with summary_writer.as_default(step=int(cur_nimg)):
+                        for name, value in results.items():
+                            tf.summary.scalar('Metrics/' + name, value)
+                    summary_writer.flush()
 
             tick_start_nimg = cur_nimg
             maintenance_time = time.time() - maintenance_start
