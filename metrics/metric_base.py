@@ -28,7 +28,7 @@ def set_metric_data_dir(path):
 
 
 def metric_data_dir():
-    return _metric_data_dir or os.environ.get(METRIC_DATA_ENV) or dnnlib.make_cache_dir_path('metric-data')
+    return _metric_data_dir or os.environ.get(METRIC_DATA_ENV) or dnnlib.util.make_cache_dir_path('metric-data')
 
 
 def metric_file(filename, metric_name, published_at):
@@ -163,7 +163,7 @@ class MetricBase:
                    dataset_files=self._dataset_fingerprint(), **settings)
         md5 = hashlib.md5(repr(sorted(key.items())).encode('utf-8')).hexdigest()
         dataset_name = os.path.basename(os.path.normpath(self._dataset_args.get('tfrecord_dir', 'dataset')))
-        path = dnnlib.make_cache_dir_path('metric-stats', '%s-%s-%s.npz' % (md5, self.name, dataset_name))
+        path = dnnlib.util.make_cache_dir_path('metric-stats', '%s-%s-%s.npz' % (md5, self.name, dataset_name))
         if os.path.isfile(path):
             with np.load(path, allow_pickle=False) as data:
                 return {name: data[name] for name in data.files}

@@ -24,5 +24,5 @@ metric_defaults = EasyDict([(args.name, args) for args in [
              row_batch_size=10000, col_batch_size=10000),
     EasyDict(name='swd16k', func_name='metrics.sliced_wasserstein.SWD', num_images=16384, minibatch_per_gpu=32),
     EasyDict(name='swd1k', func_name='metrics.sliced_wasserstein.SWD', num_images=1024, minibatch_per_gpu=32),
-    EasyDict(name='msssim20k', func_name='metrics.ms_ssim.MSSSIM', num_images=20000, minibatch_per_gpu=32),
+    EasyDict(name='msssim20k', func_name='metrics.ms_ssim.MSSSIM', num_images=20000, minibatch_per_gpu=8),
 ]])
