@@ -5,7 +5,7 @@ fid50k_full), as StyleGAN2's fid50k and ProGAN's FID compute it."""
 import numpy as np
 
 from metrics import metric_base
-from metrics.inception import inception_file, collect, load_inception
+from metrics.inception import inception_file, load_inception
 
 FAKE_LATENTS_SEED = 1006
 
@@ -42,8 +42,7 @@ class FID(metric_base.MetricBase):
         inception = load_inception(self.name)
 
         def statistics(minibatches, num_images, what):
-            features = collect(lambda images: inception(images, num_gpus)[0], minibatches, num_images,
-                               lambda done, total: self._report_progress(done, total, what))
+            features = self._collect(lambda images: inception(images, num_gpus)[0], minibatches, num_images, what)
             return dict(mu=np.mean(features, axis=0, dtype=np.float64), sigma=np.cov(features, rowvar=False))
 
         def reals_statistics():

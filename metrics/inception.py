@@ -29,22 +29,14 @@ LOGITS_MATMUL = 'softmax/logits/MatMul'
 _REQUIRED_NODES = {'ExpandDims': 'the image input', 'pool_3': 'the features',
                    LOGITS_MATMUL: 'the classifier weights of the probabilities'}
 
-_loaded = {}  # (path, size, mtime) -> Inception: each graph file is imported once per process.
-
-
 def inception_file(metric_name):
     """The path of the graph file in the metric data folder (a clear FileNotFoundError naming the metric if missing)."""
     return os.path.abspath(metric_base.metric_file(GRAPH_FILE, metric_name, PUBLISHED_AT))
 
 
 def load_inception(metric_name):
-    """The Inception network of the metric data folder."""
-    path = inception_file(metric_name)
-    stat = os.stat(path)
-    key = (path, stat.st_size, stat.st_mtime_ns)
-    if key not in _loaded:
-        _loaded[key] = Inception(path)
-    return _loaded[key]
+    """The Inception network of the metric data folder, imported once per process."""
+    return metric_base.load_feature_network(GRAPH_FILE, metric_name, PUBLISHED_AT, Inception)
 
 
 def without_old_batchnorm(graph_def):
@@ -117,19 +109,3 @@ class Inception:
             images = np.repeat(images, 3, axis=1)  # Grayscale as RGB, as ProGAN's metrics feed it.
         out = metric_base.run_on_devices(self._run, images, num_gpus)
         return out[:, :self.num_features], out[:, self.num_features:]
-
-
-def collect(func, minibatches, num_images, report_progress):
-    """func(minibatch) for the first num_images images of a stream of minibatches, as one float32 array;
-    report_progress(done, total) after each minibatch."""
-    result, done = None, 0
-    report_progress(0, num_images)
-    for images in minibatches:
-        values = np.asarray(func(images[:num_images - done]))
-        if result is None:
-            result = np.empty([num_images] + list(values.shape[1:]), np.float32)
-        result[done:done + values.shape[0]] = values
-        done += values.shape[0]
-        report_progress(done, num_images)
-        if done == num_images:
-            return result

@@ -5,7 +5,7 @@ StyleGAN2's is50k and ProGAN's IS (improved-gan's formula) report them."""
 import numpy as np
 
 from metrics import metric_base
-from metrics.inception import inception_file, collect, load_inception
+from metrics.inception import inception_file, load_inception
 
 FAKE_LATENTS_SEED = 1007
 
@@ -41,8 +41,7 @@ class IS(metric_base.MetricBase):
         minibatch_size = num_gpus * self.minibatch_per_gpu
         inception = load_inception(self.name)
         fakes = self._iterate_fakes(Gs, minibatch_size, num_gpus, Gs_kwargs, np.random.default_rng(FAKE_LATENTS_SEED))
-        probs = collect(lambda images: inception(images, num_gpus)[1], fakes, self.num_images,
-                        lambda done, total: self._report_progress(done, total, 'fakes'))
+        probs = self._collect(lambda images: inception(images, num_gpus)[1], fakes, self.num_images, 'fakes')
         mean, std = inception_score(probs, self.num_splits)
         self._report_result(mean, suffix='_mean')
         self._report_result(std, suffix='_std')

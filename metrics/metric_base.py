@@ -42,6 +42,19 @@ def metric_file(filename, metric_name, published_at):
     return path
 
 
+_feature_networks = {}  # (path, size, mtime) -> network: each file is read once per process, again if it changes.
+
+
+def load_feature_network(filename, metric_name, published_at, build):
+    """build(path) of a file in the metric data folder, once per process; metric_file's error if it is missing."""
+    path = os.path.abspath(metric_file(filename, metric_name, published_at))
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _feature_networks:
+        _feature_networks[key] = build(path)
+    return _feature_networks[key]
+
+
 # ----------------------------------------------------------------------------
 # Base class.
 
@@ -123,6 +136,21 @@ class MetricBase:
         eta = (total - done) / rate if rate > 0 else 0.0
         print('%s: %d / %d %s, %.1f %s/s, %s left' % (self.name, done, total, what, rate, what,
                                                       dnnlib.util.format_time(eta)), flush=True)
+
+    def _collect(self, func, minibatches, num_images, what):
+        """func(minibatch) for the first num_images images of a stream of minibatches, as one float32 array, with
+        progress reports."""
+        result, done = None, 0
+        self._report_progress(0, num_images, what)
+        for images in minibatches:
+            values = np.asarray(func(images[:num_images - done]))
+            if result is None:
+                result = np.empty([num_images] + list(values.shape[1:]), np.float32)
+            result[done:done + values.shape[0]] = values
+            done += values.shape[0]
+            self._report_progress(done, num_images, what)
+            if done == num_images:
+                return result
 
     # -- reals ----------------------------------------------------------------
 

@@ -8,7 +8,8 @@ checks (not an original setting: its values are noisier than swd16k's and not co
 
 from dnnlib import EasyDict
 
-_ppl = dict(func_name='metrics.perceptual_path_length.PPL', num_samples=50000, epsilon=1e-4, minibatch_per_gpu=4)
+_ppl = dict(func_name='metrics.perceptual_path_length.PPL', num_samples=50000, epsilon=1e-4, minibatch_per_gpu=4,
+            Gs_overrides=dict(dtype='float32', mapping_dtype='float32'))
 
 metric_defaults = EasyDict([(args.name, args) for args in [
     EasyDict(name='fid50k', func_name='metrics.frechet_inception_distance.FID', num_images=50000, minibatch_per_gpu=8),
