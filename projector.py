@@ -59,17 +59,19 @@ class Projector:
     metric data folder (net-lin_vgg_v0.1.pb), as the metrics use it.
     """
 
+    # The original's settings (an instance may change them before set_network() / start()).
+    num_steps = 1000
+    dlatent_avg_samples = 10000
+    initial_learning_rate = 0.1
+    initial_noise_factor = 0.05
+    lr_rampdown_length = 0.25
+    lr_rampup_length = 0.05
+    noise_ramp_length = 0.75
+    regularize_noise_weight = 1e5
+    verbose = False
+    clone_net = True
+
     def __init__(self, distance=None):
-        self.num_steps = 1000
-        self.dlatent_avg_samples = 10000
-        self.initial_learning_rate = 0.1
-        self.initial_noise_factor = 0.05
-        self.lr_rampdown_length = 0.25
-        self.lr_rampup_length = 0.05
-        self.noise_ramp_length = 0.75
-        self.regularize_noise_weight = 1e5
-        self.verbose = False
-        self.clone_net = True
         self._distance = distance
         self._Gs = None
         self._cur_step = None
@@ -84,7 +86,7 @@ class Projector:
         self._Gs = Gs.clone() if self.clone_net else Gs
         if self._distance is None:
             from metrics import lpips
-            self._distance = lpips.load_lpips('projector')
+            self._distance = lpips.load_lpips("projector")
         synthesis = self._Gs.components.synthesis
 
         self._info('Finding W midpoint and stddev using %d samples...' % self.dlatent_avg_samples)

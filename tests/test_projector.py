@@ -1,6 +1,8 @@
 """projector.py: the original's schedules and noise regularizer against numpy, and a projection that finds the w of
 an image a tiny generator made (with a toy distance in place of LPIPS)."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -77,3 +79,37 @@ def test_projection_finds_the_w_of_a_generated_image():
     assert proj.get_dlatents().shape == (1, synthesis.input_shape[1], 16)
     # The projector worked on a clone: Gs's own noise maps are intact.
     np.testing.assert_array_equal(Gs.get_var('G_synthesis/noise0'), noise_before)
+
+
+def test_run_projector_writes_the_original_files(tmp_path, monkeypatch):
+    """Both commands with LPIPS from a tiny graph of net-lin_vgg_v0.1.pb's interface; the original's file names."""
+    import PIL.Image
+    import run_projector
+    from metrics import metric_base
+    from test_metrics_ppl_pr import TinyLPIPS
+    from training import misc
+    (tmp_path / 'metric-data').mkdir()
+    TinyLPIPS().write(str(tmp_path / 'metric-data'))
+    pkl = str(tmp_path / 'network-snapshot-000000.pkl')
+    misc.save_pkl(make_networks(), pkl)
+    monkeypatch.setattr(projector.Projector, 'num_steps', 20)  # The commands have no flag for it (nor the original's).
+    monkeypatch.setattr(projector.Projector, 'dlatent_avg_samples', 500)
+    try:
+        run_projector.main(['project-generated-images', '--network', pkl, '--seeds', '3', '--num-snapshots', '2',
+                            '--result-dir', str(tmp_path / 'results'), '--metric-data', str(tmp_path / 'metric-data')])
+        photos = tmp_path / 'photos'
+        photos.mkdir()
+        PIL.Image.fromarray(np.random.RandomState(0).randint(0, 255, [30, 41, 3], np.uint8)).save(photos / 'a.jpg')
+        run_projector.main(['project-real-images', '--network', pkl, '--images', str(photos), '--num-images', '1',
+                            '--num-snapshots', '1', '--result-dir', str(tmp_path / 'results')])
+    finally:
+        metric_base.set_metric_data_dir(None)
+    generated = sorted(os.listdir(tmp_path / 'results' / '00000-project-generated-images'))
+    assert [f for f in generated if f.startswith('seed')] == ['seed0003-projection.npz', 'seed0003-step0010.png',
+                                                             'seed0003-step0020.png', 'seed0003-target.png']
+    real = sorted(os.listdir(tmp_path / 'results' / '00001-project-real-images'))
+    assert [f for f in real if f.startswith('image')] == ['image0000-projection.npz', 'image0000-step0020.png',
+                                                         'image0000-target.png']
+    with np.load(tmp_path / 'results' / '00000-project-generated-images' / 'seed0003-projection.npz') as result:
+        assert result['dlatents'].shape == (1, 6, 16) and result['noise0'].shape == (1, 1, 4, 4)
+    assert np.asarray(PIL.Image.open(tmp_path / 'results' / '00001-project-real-images' / 'image0000-target.png')).shape == (16, 16, 3)

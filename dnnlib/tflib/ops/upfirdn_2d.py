@@ -70,7 +70,8 @@ def _upfirdn_compiled(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1, 
         with device_scope(impl):
             y = lib.up_fir_dn2d(x=x, k=tf.constant(k, x.dtype), upx=upx, upy=upy, downx=downx, downy=downy,
                                 padx0=padx0, padx1=padx1, pady0=pady0, pady1=pady1)
-        return y, lambda dy: _upfirdn_compiled(dy, *grad_args, impl=impl)
+        # The incoming gradient has y's shape, even when an op upstream (e.g. an imported graph) left it unknown.
+        return y, lambda dy: _upfirdn_compiled(tf.ensure_shape(dy, y.shape), *grad_args, impl=impl)
     return func(x)
 
 
