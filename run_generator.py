@@ -4,7 +4,6 @@ The same commands, arguments and output files as NVIDIA's run_generator.py; run 
 """
 
 import argparse
-import re
 import sys
 
 import numpy as np
@@ -96,18 +95,6 @@ def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_
     canvas.save(dnnlib.make_run_dir_path('grid.png'))
 
 
-def _parse_num_range(s):
-    """'a,b,c', an inclusive range 'a-c', or a mix of both ('1,5-7') as a list of ints."""
-    values = []
-    for part in s.split(','):
-        match = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
-        if not match:
-            raise argparse.ArgumentTypeError(f"expected numbers like '1,5,9' or a range like '6600-6625', got {s!r}")
-        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
-        values += list(range(first, last + 1))
-    return values
-
-
 _examples = '''examples:
 
   # Uncurated images from a network pickle (paper Figure 12 with NVIDIA's FFHQ config-f pickle)
@@ -135,15 +122,15 @@ Run 'python %(prog)s <subcommand> --help' for subcommand help.''',
 
     parser_generate_images = subparsers.add_parser('generate-images', help='Generate images')
     parser_generate_images.add_argument('--network', help='Network pickle filename', dest='network_pkl', required=True)
-    parser_generate_images.add_argument('--seeds', type=_parse_num_range, help='List of random seeds', required=True)
+    parser_generate_images.add_argument('--seeds', type=dnnlib.util.parse_num_range, help='List of random seeds', required=True)
     parser_generate_images.add_argument('--truncation-psi', type=float, help='Truncation psi (default: %(default)s)', default=0.5)
     parser_generate_images.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
 
     parser_style_mixing = subparsers.add_parser('style-mixing-example', help='Generate style mixing video')
     parser_style_mixing.add_argument('--network', help='Network pickle filename', dest='network_pkl', required=True)
-    parser_style_mixing.add_argument('--row-seeds', type=_parse_num_range, help='Random seeds to use for image rows', required=True)
-    parser_style_mixing.add_argument('--col-seeds', type=_parse_num_range, help='Random seeds to use for image columns', required=True)
-    parser_style_mixing.add_argument('--col-styles', type=_parse_num_range, help='Style layer range (default: %(default)s)', default='0-6')
+    parser_style_mixing.add_argument('--row-seeds', type=dnnlib.util.parse_num_range, help='Random seeds to use for image rows', required=True)
+    parser_style_mixing.add_argument('--col-seeds', type=dnnlib.util.parse_num_range, help='Random seeds to use for image columns', required=True)
+    parser_style_mixing.add_argument('--col-styles', type=dnnlib.util.parse_num_range, help='Style layer range (default: %(default)s)', default='0-6')
     parser_style_mixing.add_argument('--truncation-psi', type=float, help='Truncation psi (default: %(default)s)', default=0.5)
     parser_style_mixing.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
 

@@ -27,16 +27,6 @@ def run(network_pkl, metrics, dataset, data_dir, mirror_augment, metric_data=Non
                      mirror_augment=mirror_augment, num_gpus=dnnlib.submit_config.num_gpus)
 
 
-def _str_to_bool(v):
-    if isinstance(v, bool):
-        return v
-    if v.lower() in ('yes', 'true', 't', 'y', '1'):
-        return True
-    if v.lower() in ('no', 'false', 'f', 'n', '0'):
-        return False
-    raise argparse.ArgumentTypeError(f'expected a boolean (yes/no, true/false, 1/0), got {v!r}')
-
-
 def _parse_metrics(s):
     names = [name for name in s.split(',') if name]
     unknown = [name for name in names if name not in metric_defaults]
@@ -70,7 +60,7 @@ def main(argv=None):
     parser.add_argument('--metrics', help='Metrics to compute (default: %(default)s)', default='fid50k', type=_parse_metrics)
     parser.add_argument('--dataset', help='Training dataset', required=True)
     parser.add_argument('--data-dir', help='Dataset root directory', required=True)
-    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, type=_str_to_bool, metavar='BOOL')
+    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, type=dnnlib.util.parse_bool, metavar='BOOL')
     parser.add_argument('--num-gpus', help='Number of GPUs to use', type=int, default=1, metavar='N')
     parser.add_argument('--metric-data', help=f'Folder with the feature network files (default: ${metric_base.METRIC_DATA_ENV} '
                         f'or the cache directory)', default=None, metavar='DIR')

@@ -8,7 +8,6 @@ results/<ID>-project-real-images/ (imageNNNN-target.png, imageNNNN-stepNNNN.png)
 import argparse
 import glob
 import os
-import re
 import sys
 
 import numpy as np
@@ -87,18 +86,6 @@ def _real_images(Gs, dataset_name, data_dir, num_images, images_dir):
         yield dataset_obj.get_minibatch_np(1)[0][0]
 
 
-def _parse_num_range(s):
-    """'a,b,c', an inclusive range 'a-c', or a mix of both ('1,5-7') as a list of ints."""
-    values = []
-    for part in s.split(','):
-        match = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
-        if not match:
-            raise argparse.ArgumentTypeError(f"expected numbers like '1,5,9' or a range like '0-3', got {s!r}")
-        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
-        values += list(range(first, last + 1))
-    return values
-
-
 _examples = '''examples:
 
   # Project generated images
@@ -127,7 +114,7 @@ def main(argv=None):
 
     generated = subparsers.add_parser('project-generated-images', help='Project generated images')
     common(generated)
-    generated.add_argument('--seeds', type=_parse_num_range, help='List of random seeds', default=range(3))
+    generated.add_argument('--seeds', type=dnnlib.util.parse_num_range, help='List of random seeds', default=range(3))
     generated.add_argument('--truncation-psi', type=float, help='Truncation psi (default: %(default)s)', default=1.0)
 
     real = subparsers.add_parser('project-real-images', help='Project real images')

@@ -247,16 +247,6 @@ def resolve_resume(resume, result_dir, desc):
     raise FileNotFoundError(f'--resume=latest: no complete snapshot of a run "*-{desc}" in {result_dir}.')
 
 
-def _str_to_bool(v):
-    if isinstance(v, bool):
-        return v
-    if v.lower() in ('yes', 'true', 't', 'y', '1'):
-        return True
-    if v.lower() in ('no', 'false', 'f', 'n', '0'):
-        return False
-    raise argparse.ArgumentTypeError(f'expected a boolean (yes/no, true/false, 1/0), got {v!r}')
-
-
 def _parse_comma_sep(s):
     if s is None or s.lower() == 'none' or s == '':
         return []
@@ -308,7 +298,7 @@ def main(argv=None):
     parser.add_argument('--num-gpus', help='Number of GPUs, or of CPU replicas without GPUs (default: %(default)s)', default=1, type=int, metavar='N')
     parser.add_argument('--total-kimg', help='Training length in thousands of images (default: 25000; 12000 for pgan-preset-v2)', metavar='KIMG', default=None, type=int)
     parser.add_argument('--gamma', help='R1 regularization weight (default is config dependent)', default=None, type=float)
-    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, metavar='BOOL', type=_str_to_bool)
+    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, metavar='BOOL', type=dnnlib.util.parse_bool)
     parser.add_argument('--metrics', help='Comma-separated list of metrics or "none", evaluated at every network snapshot '
                         '(default: %(default)s); see run_metrics.py --help', default='none', type=_parse_comma_sep)
     parser.add_argument('--metric-data', help='Folder with the metrics\' feature network files (default: '

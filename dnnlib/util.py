@@ -1,6 +1,7 @@
 """Small helpers shared across the project: EasyDict, Logger, format_time, looking objects up by
 dotted name, and open_url (local paths, file:// URLs and cached http(s) downloads)."""
 
+import argparse
 import contextlib
 import errno
 import glob
@@ -18,7 +19,7 @@ import types
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 
 # ------------------------------------------------------------------------------------------------
@@ -136,6 +137,33 @@ class Logger:
 # ------------------------------------------------------------------------------------------------
 # Small helpers
 # ------------------------------------------------------------------------------------------------
+
+# ----------------------------------------------------------------------------
+# Command-line values shared by the scripts (argparse types).
+
+
+def parse_bool(v: Any) -> bool:
+    """yes/true/t/y/1 or no/false/f/n/0, as NVIDIA's scripts take booleans."""
+    if isinstance(v, bool):
+        return v
+    if v.lower() in ('yes', 'true', 't', 'y', '1'):
+        return True
+    if v.lower() in ('no', 'false', 'f', 'n', '0'):
+        return False
+    raise argparse.ArgumentTypeError(f'expected a boolean (yes/no, true/false, 1/0), got {v!r}')
+
+
+def parse_num_range(s: str) -> List[int]:
+    """'a,b,c', an inclusive range 'a-c', or a mix of both ('1,5-7') as a list of ints."""
+    values = []
+    for part in s.split(','):
+        match = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
+        if not match:
+            raise argparse.ArgumentTypeError(f"expected numbers like '1,5,9' or a range like '6600-6625', got {s!r}")
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        values += list(range(first, last + 1))
+    return values
+
 
 def is_power_of_two(value: Any, minimum: int = 4) -> bool:
     """Whether value is an integer power of two >= minimum: the image sizes the networks and datasets take."""

@@ -4,6 +4,7 @@ No network is needed: http downloads go to a server on 127.0.0.1 started by the 
 offline case uses a port that refuses connections.
 """
 
+import argparse
 import ast
 import copy
 import hashlib
@@ -494,3 +495,11 @@ def test_path_templates(monkeypatch):
     assert submit.get_path_from_template('/r/<USERNAME>/x', submit.PathType.LINUX) == '/r/alice/x'
     assert submit.get_path_from_template('C:/r/<USERNAME>', submit.PathType.WINDOWS) == 'C:\\r\\alice'
     assert submit.convert_path('a\\b', submit.PathType.LINUX) == 'a/b'
+
+
+def test_command_line_values():
+    assert dnnlib.util.parse_num_range('1,5-7, 9') == [1, 5, 6, 7, 9]
+    assert [dnnlib.util.parse_bool(v) for v in ('yes', 'True', '1', 'n', 'F', '0', False)] == [True] * 3 + [False] * 4
+    for bad, parse in (('5-', dnnlib.util.parse_num_range), ('a', dnnlib.util.parse_num_range), ('maybe', dnnlib.util.parse_bool)):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(bad)
