@@ -29,7 +29,7 @@ demo: $(STAMP)
 	@echo "Sliced Wasserstein distance (x1e3) of the snapshot to the demo data: $$(cat $$(ls -d results/*-run-metrics | tail -n 1)/metric-swd1k.txt)"
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q tests
+	$(VENV)/bin/python -m pytest -q -n 2 tests
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/generator.py

@@ -162,12 +162,12 @@ def test_resume_after_a_kill_matches_the_uninterrupted_run(data_dir, tmp_path):
     ('pgan-preset-v2', 'pgan-squares32-preset-v2-1gpu-fp32', 3.0, '16x16/Conv1/weight')])
 def test_original_presets_grow_through_levels_and_resume_exactly_after_a_kill(config, desc, first_lod, last_level, data_dir,
                                                                               tmp_path):
-    args = ['--data-dir', data_dir, '--dataset', 'squares32', '--config', config, '--total-kimg', '1', '--minibatch', '16',
-            '--minibatch-gpu', '8', '--fmap-base', '64', '--fmap-max', '16', '--snapshot-ticks', '1', '--seed', '3',
+    args = ['--data-dir', data_dir, '--dataset', 'squares32', '--config', config, '--total-kimg', '1', '--minibatch', '32',
+            '--minibatch-gpu', '16', '--fmap-base', '64', '--fmap-max', '8', '--snapshot-ticks', '1', '--seed', '3',
             '--mirror-augment', 'true']
     whole = run_train(['--result-dir', str(tmp_path / 'whole')] + args, 'SHORT_LEVELS')
     assert whole.returncode == 0, whole.stderr[-3000:]
-    # Ticks at 64, 576 and 1008 images (the log shows the lod of the last schedule, at 0, 512 and 960 images):
+    # Ticks at 128, 640 and 1024 images (the log shows the lod of the last schedule, at 0, 512 and 896 images):
     # from the first level (8x8 or 4x4) through two level changes.
     lods = [float(x) for x in re.findall(r'^tick \d+ +kimg [\d.]+ +lod ([\d.]+)', whole.stdout, re.M)]
     assert lods == [first_lod, first_lod - 1, first_lod - 2]
