@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import graph_pb2
 
 from metrics import frozen_graph, metric_base
 
@@ -43,7 +44,7 @@ def without_old_batchnorm(graph_def):
     """The graph with every BatchNormWithGlobalNormalization node (the 2015 graph's batch normalization, an op TF
     removed at GraphDef version 9: TF 2 imports it but refuses to run it) written as the ops of its kernel,
     (t - m) * (rsqrt(v + variance_epsilon) * gamma) + beta, gamma only with scale_after_normalization."""
-    result = tf.compat.v1.GraphDef()
+    result = graph_pb2.GraphDef()
     result.versions.CopyFrom(graph_def.versions)
     result.library.CopyFrom(graph_def.library)
     for node in graph_def.node:

@@ -19,7 +19,7 @@ def last_op_output(graph_def):
     """The name of the output of the graph's last operation, found as lpips-tensorflow finds it: import the graph
     and take the last operation created."""
     with tf.Graph().as_default() as graph:
-        tf.compat.v1.import_graph_def(graph_def, name='')
+        tf.graph_util.import_graph_def(graph_def, name='')
         outputs = graph.get_operations()[-1].outputs
     if len(outputs) != 1:
         raise ValueError(f'The last operation of the LPIPS graph has {len(outputs)} outputs; expected the distance '
