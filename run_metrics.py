@@ -72,8 +72,7 @@ def main(argv=None):
     if args.metric_data is not None:
         metric_base.set_metric_data_dir(args.metric_data)
     try:  # A missing feature network file stops here, before a run directory is made.
-        for metric in metric_base.MetricGroup([metric_defaults[name] for name in args.metrics]).metrics:
-            metric.check_files()
+        metric_base.MetricGroup([metric_defaults[name] for name in args.metrics]).check_files()
     except FileNotFoundError as err:
         print(f'Error: {err}')
         sys.exit(1)

@@ -177,8 +177,7 @@ def check_metrics(metrics, metric_data):
         raise ValueError(f'--metrics: unknown metric(s) {", ".join(unknown)}; valid: {", ".join(metric_defaults)}, or none.')
     if metric_data is not None:
         metric_base.set_metric_data_dir(metric_data)
-    for metric in metric_base.MetricGroup([metric_defaults[name] for name in metrics]).metrics:
-        metric.check_files()
+    metric_base.MetricGroup([metric_defaults[name] for name in metrics]).check_files()
 
 
 def run_snapshot_metrics(network_pkl, run_dir, metrics, data_dir, dataset_args, mirror_augment, num_gpus, metric_data):

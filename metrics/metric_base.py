@@ -259,5 +259,10 @@ class MetricGroup:
             results.update(metric.run(*args, **kwargs))
         return results
 
+    def check_files(self):
+        """Raise FileNotFoundError if a feature network file one of the metrics needs is missing."""
+        for metric in self.metrics:
+            metric.check_files()
+
     def get_result_str(self):
         return ' '.join(metric.get_result_str() for metric in self.metrics)
