@@ -39,11 +39,11 @@ def test_pickle_has_nvidia_state_layout(tmp_path):
     misc.save_pkl((G, D, Gs), path)
     with open(path, 'rb') as f:
         raw = f.read()
-    # Protocol 4 and numpy's array reconstructor under its numpy-1.x module name.
+    # Protocol 4, and arrays through names every numpy version has: numpy 1.x has no numpy._core, numpy 2 warns
+    # on numpy.core.
     opcodes = list(pickletools.genops(raw))
     assert opcodes[0][0].name == 'PROTO' and opcodes[0][1] == 4
-    strings = [arg for op, arg, _ in opcodes if op.name in ('SHORT_BINUNICODE', 'BINUNICODE')]
-    assert 'numpy.core.multiarray' in strings and 'numpy._core.multiarray' not in strings
+    assert _globals_named(raw) == {('dnnlib.tflib.network', 'Network'), ('numpy', 'ndarray'), ('builtins', 'bytearray')}
 
     g, d, gs = _RecordingUnpickler(io.BytesIO(raw)).load()
     keys = {'version', 'name', 'static_kwargs', 'components', 'build_module_src', 'build_func_name', 'variables'}
@@ -206,10 +206,11 @@ def test_progan_pickle_has_progan_state_layout_and_class(tmp_path):
 
 
 def test_plain_pickle_load_of_our_network_is_refused(tmp_path):
-    G, _, _ = make_networks()
-    data = pickle.dumps(G, protocol=4)
-    with pytest.raises(TypeError, match='load_pkl'):
-        pickle.loads(data)
+    for family in ('stylegan2', 'progan'):  # ProGAN's class name resolves to this project's stand-in tfutil.Network.
+        G, _, _ = _family_networks(family)
+        data = pickle.dumps(G, protocol=4)
+        with pytest.raises(TypeError, match='load_pkl'):
+            pickle.loads(data)
 
 
 def test_networks_vars_work_as_dict_keys_like_tf1():
@@ -262,6 +263,8 @@ def _globals_named(data):
     class Recorder(pickle.Unpickler):
         def find_class(self, module, name):
             found.add((module, name))
+            if (module, name) in network_pickle.NETWORK_CLASSES:
+                return _StateStub
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', DeprecationWarning)  # numpy 2 on numpy.core names.
                 return super().find_class(module, name)
@@ -327,3 +330,87 @@ def test_hostile_structures_give_the_not_a_pickle_error():
             b'\x94\x93\x94K\x00\x85\x94C\x01b\x94\x87\x94R\x94.')
     with pytest.raises(pickle.UnpicklingError, match='only plain numpy arrays'):
         network_pickle.load_states(io.BytesIO(evil))
+
+
+# ----------------------------------------------------------------------------
+# A plain pickle.dump of any network writes NVIDIA's format, the bytes save_pkl writes.
+
+def _family_networks(family):
+    """(G, D, Gs) of one model family with random variable values: every value appears in the pickle."""
+    if family == 'stylegan2':
+        return make_networks()
+    kwargs = dict(num_channels=3, resolution=8, label_size=2, fmap_base=32, fmap_max=8)
+    if family == 'stylegan':
+        G = tflib.Network('G', func_name='training.networks_stylegan.G_style', latent_size=8, dlatent_size=8,
+                          mapping_fmaps=8, mapping_layers=2, **kwargs)
+        D = tflib.Network('D', func_name='training.networks_stylegan.D_basic', **kwargs)
+    else:
+        G = tflib.Network('G', func_name='training.networks_progan.G_paper', latent_size=8, **kwargs)
+        D = tflib.Network('D', func_name='training.networks_progan.D_paper', **kwargs)
+    rnd = np.random.RandomState(3)
+    for net in (G, D):
+        for var in net.vars.values():
+            var.assign(np.float32(rnd.randn(*var.shape.as_list())))
+    return G, D, G.clone('Gs')
+
+
+class _Numpy1Unpickler(pickle.Unpickler):
+    """An unpickler that sees what NVIDIA's readers with numpy 1.x see: no numpy._core (and, to be sure the file does
+    not depend on numpy's private modules at all, no numpy.core either). Networks become _StateStubs."""
+
+    def find_class(self, module, name):
+        if module.startswith(('numpy.core', 'numpy._core')):
+            raise pickle.UnpicklingError(f'numpy 1.x reader cannot use {module}.{name}')
+        if (module, name) in network_pickle.NETWORK_CLASSES:
+            return _StateStub
+        return super().find_class(module, name)
+
+
+@pytest.mark.parametrize('family, class_path, version', [('stylegan2', 'dnnlib.tflib.network.Network', 4),
+                                                         ('stylegan', 'dnnlib.tflib.network.Network', 3),
+                                                         ('progan', 'tfutil.Network', 2)])
+def test_plain_pickle_dump_writes_what_save_pkl_writes(tmp_path, family, class_path, version):
+    nets = _family_networks(family)
+    for protocol in (2, 4, 5):
+        data = pickle.dumps(nets, protocol=protocol)
+        path = str(tmp_path / f'p{protocol}.pkl')
+        misc.save_pkl(nets, path, protocol=protocol)
+        with open(path, 'rb') as f:
+            assert f.read() == data
+        assert (tuple(class_path.rsplit('.', 1))) in _globals_named(data)
+        # What NVIDIA's readers get: the state of each network, its variables' values as stored.
+        stubs = _Numpy1Unpickler(io.BytesIO(data)).load()
+        for net, stub in zip(nets, stubs):
+            assert stub.state['version'] == version and stub.state['name'] == net.name
+            stored = dict(stub.state['variables'])
+            for name, var in net.own_vars.items():
+                assert stored[name].dtype == np.float32 and stored[name].flags.writeable
+                np.testing.assert_array_equal(stored[name], var.numpy(), err_msg=name)
+        # And this project's reader.
+        for net, loaded in zip(nets, misc.load_pkl(io.BytesIO(data))):
+            assert type(loaded) is type(net) and list(loaded.vars) == list(net.vars)
+            for name, var in net.vars.items():
+                np.testing.assert_array_equal(loaded.get_var(name), var.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize('protocol', [0, 1])
+def test_oldest_protocols_load_back(protocol):
+    """Protocols 0 and 1 write copyreg.__newobj__ as a function call where later ones write NEWOBJ."""
+    for family in ('stylegan2', 'progan'):
+        nets = _family_networks(family)
+        for net, loaded in zip(nets, misc.load_pkl(io.BytesIO(pickle.dumps(nets, protocol=protocol)))):
+            for name, var in net.vars.items():
+                np.testing.assert_array_equal(loaded.get_var(name), var.numpy(), err_msg=name)
+
+
+def test_copy_and_deepcopy_give_independent_networks():
+    import copy
+    for family in ('stylegan2', 'progan'):
+        G, _, _ = _family_networks(family)
+        for copied in (copy.deepcopy(G), copy.copy(G)):
+            assert type(copied) is type(G) and copied.name == G.name and copied.pickle_version == G.pickle_version
+            name, var = next((n, v) for n, v in G.trainables.items() if v.shape.rank)
+            expected = var.numpy()
+            np.testing.assert_array_equal(copied.get_var(name), expected)
+            copied.vars[name].assign(expected + 1)  # Its own variables: G keeps its values.
+            np.testing.assert_array_equal(G.get_var(name), expected)

@@ -63,11 +63,11 @@ def load_pkl(file_or_url: Any) -> Any:
         raise pickle.UnpicklingError('Not a readable network pickle: RecursionError while reading it.') from err
 
 
-def save_pkl(obj: Any, filename: str) -> None:
-    """Write networks (e.g. the tuple (G, D, Gs)) in NVIDIA's pickle format, atomically."""
-    data = network_pickle.dumps(obj)
+def save_pkl(obj: Any, filename: str, protocol: int = network_pickle.PICKLE_PROTOCOL) -> None:
+    """Write networks (e.g. the tuple (G, D, Gs)) in NVIDIA's pickle format, atomically. The networks pickle
+    themselves in that format, so this is pickle.dump into a temporary file that is renamed when complete."""
     with dnnlib.util.atomic_write(filename) as file:
-        file.write(data)
+        pickle.dump(obj, file, protocol=protocol)
 
 
 # ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import inspect
 import re
 import sys
 import threading
+import types
 from collections import OrderedDict
 from typing import Any, Callable, List, Tuple, Union
 
@@ -143,6 +144,10 @@ def _build_module_source(build_func: Callable) -> str:
         return ''
 
 
+def _module_pickle_version(build_func: Callable) -> int:
+    return getattr(sys.modules.get(build_func.__module__), 'PICKLE_STATE_VERSION', PICKLE_VERSION)
+
+
 def _unwind_key(obj: Any) -> Any:
     """A hashable description of run() arguments: dicts sorted, functions by name."""
     if isinstance(obj, dict):
@@ -204,14 +209,19 @@ class Network(tf.Module):
         build_func = util.get_obj_by_name(func_name) if isinstance(func_name, str) else func_name
         if not callable(build_func):
             raise ValueError(f'Network: func_name must name a build function, got {func_name!r}.')
-        self._setup(name or build_func.__name__, build_func, static_kwargs, util.EasyDict(), _build_module_source(build_func))
+        self._setup(name or build_func.__name__, build_func, static_kwargs, util.EasyDict(), _build_module_source(build_func),
+                    _module_pickle_version(build_func))
         self._build_template()
 
     # -- construction ---------------------------------------------------------
 
-    def _setup(self, name: str, build_func: Callable, static_kwargs: dict, components: dict, module_src: str) -> None:
+    def _setup(self, name: str, build_func: Callable, static_kwargs: dict, components: dict, module_src: str,
+               pickle_version: int) -> None:
         super().__init__(name=re.sub(r'\W', '_', name) or 'Network')
         self._self_setattr_tracking = False  # Keep plain dicts plain (no TF tracking wrappers).
+        # The class is the one NVIDIA's pickles name for this state layout (pickle writes a NEWOBJ of the class).
+        self.__class__ = ProGANNetwork if pickle_version == 2 else Network
+        self._pickle_version = pickle_version
         self._net_name = name
         self._build_func = build_func
         self._build_func_name = build_func.__name__
@@ -249,7 +259,8 @@ class Network(tf.Module):
     def from_state(cls, state: dict, build_func: Callable, components: dict) -> 'Network':
         """Rebuild a network from a pickle state with our own build function; copy variables by name."""
         net = cls.__new__(cls)
-        net._setup(state['name'], build_func, state['static_kwargs'], components, state.get('build_module_src', ''))
+        net._setup(state['name'], build_func, state['static_kwargs'], components, state.get('build_module_src', ''),
+                   state['version'])
         net._build_template()
         net._assign_state_variables(state['variables'])
         return net
@@ -273,8 +284,9 @@ class Network(tf.Module):
 
     @property
     def pickle_version(self) -> int:
-        """The state layout of this network's pickle: that of the original its build function comes from."""
-        return getattr(sys.modules.get(self._build_func.__module__), 'PICKLE_STATE_VERSION', PICKLE_VERSION)
+        """The state layout of this network's pickle: that of the pickle it was loaded from, otherwise that of the
+        original its build function comes from."""
+        return self._pickle_version
 
     def __getstate__(self) -> dict:
         """The state layout of NVIDIA's pickles: StyleGAN2 (4) and StyleGAN (3) store own variables and components,
@@ -295,9 +307,11 @@ class Network(tf.Module):
         return state
 
     def __reduce_ex__(self, protocol):
-        """Pickle as NVIDIA's class of the same layout: dnnlib.tflib.network.Network, or ProGAN's tfutil.Network."""
-        cls = network_pickle.ProGANNetworkClass if self.pickle_version == 2 else Network
-        return copyreg.__newobj__, (cls,), self.__getstate__()
+        """Pickle as NVIDIA's class of the same layout (dnnlib.tflib.network.Network, or ProGAN's tfutil.Network),
+        with arrays every numpy version reads: what any pickler writes, pickle.dump as well as save_pkl."""
+        state = self.__getstate__()
+        state['variables'] = [(name, network_pickle.PortableArray(value)) for name, value in state['variables']]
+        return copyreg.__newobj__, (type(self),), state
 
     def __setstate__(self, state: dict) -> None:
         raise TypeError('Network pickles must be read with training.misc.load_pkl() or '
@@ -468,10 +482,18 @@ class Network(tf.Module):
         static_kwargs.update(new_static_kwargs)
         components = util.EasyDict({key: comp.clone() for key, comp in self.components.items()})
         net = Network.__new__(Network)
-        net._setup(name or self.name, self._build_func, static_kwargs, components, self._build_module_src)
+        net._setup(name or self.name, self._build_func, static_kwargs, components, self._build_module_src,
+                   self._pickle_version)
         net._build_template()
         net.copy_vars_from(self)
         return net
+
+    def __copy__(self) -> 'Network':
+        """A clone, as copying NVIDIA's TF1 Network (through its state) made one: its own variables, same values."""
+        return self.clone()
+
+    def __deepcopy__(self, memo: dict) -> 'Network':
+        return self.clone()
 
     def convert(self, new_func_name: str, new_name: str = None, **new_static_kwargs) -> 'Network':
         """A network of another build function that takes over every variable with a matching name."""
@@ -519,3 +541,15 @@ class Network(tf.Module):
         for row in rows:
             print('  '.join(cell + ' ' * (width - len(cell)) for cell, width in zip(row, widths)).rstrip())
         print()
+
+
+# ProGAN's pickles name their networks' class `tfutil.Network` (ProGAN's top-level module tfutil.py). Networks with
+# ProGAN's state layout are instances of this subclass, which carries that name; a module `tfutil` holding it is
+# registered so that any pickler can write the name (pickle checks that it imports back to the same class). A real
+# tfutil module imported before this one keeps its place, and pickling a ProGAN network then fails with pickle's
+# own error.
+ProGANNetwork = type('Network', (Network,), {'__module__': 'tfutil', '__qualname__': 'Network',
+                                             '__doc__': 'A Network with ProGAN\'s pickle layout (state version 2).'})
+_tfutil_module = types.ModuleType('tfutil', 'Stands for ProGAN\'s tfutil module in pickles: holds only Network.')
+_tfutil_module.Network = ProGANNetwork
+sys.modules.setdefault('tfutil', _tfutil_module)

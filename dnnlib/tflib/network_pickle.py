@@ -52,11 +52,24 @@ def _safe_dtype(*args) -> np.dtype:
     return _plain_dtype(np.dtype(*args))
 
 
+def _check_shape(shape: Any) -> tuple:
+    if not isinstance(shape, tuple) or not all(isinstance(dim, int) and dim >= 0 for dim in shape):
+        raise pickle.UnpicklingError('Malformed numpy array in the pickle.')
+    return shape
+
+
+def _safe_ndarray(shape: Any, dtype: Any, buffer: Any) -> np.ndarray:
+    """The array constructor, as PortableArray writes it (and numpy.ndarray as the subtype of _reconstruct)."""
+    if not isinstance(buffer, (bytes, bytearray, pickle.PickleBuffer)):
+        raise pickle.UnpicklingError('Malformed numpy array in the pickle.')
+    return np.ndarray(_check_shape(shape), _safe_dtype(dtype), buffer)
+
+
 def _safe_reconstruct(subtype: Any, shape: Any, dtype_char: Any) -> np.ndarray:
     """numpy's array reconstructor (protocols 2-4); its data and dtype come in afterwards through __setstate__."""
-    if subtype is not np.ndarray:
+    if subtype is not _safe_ndarray:
         raise pickle.UnpicklingError(f'Refusing to reconstruct {subtype!r}: only plain numpy arrays are allowed.')
-    return _numpy_core('_reconstruct')(subtype, shape, dtype_char)
+    return _numpy_core('_reconstruct')(np.ndarray, shape, dtype_char)
 
 
 def _safe_scalar(dtype: Any, *data) -> Any:
@@ -66,17 +79,28 @@ def _safe_scalar(dtype: Any, *data) -> Any:
 
 def _safe_frombuffer(buf: Any, dtype: Any, shape: Any, order: Any) -> np.ndarray:
     """An array from raw bytes: how numpy pickles contiguous arrays with protocol 5 (numpy.core.numeric._frombuffer)."""
-    if not isinstance(buf, (bytes, bytearray, pickle.PickleBuffer)) or order not in ('C', 'F') or \
-            not isinstance(shape, tuple) or not all(isinstance(dim, int) and dim >= 0 for dim in shape):
+    if not isinstance(buf, (bytes, bytearray, pickle.PickleBuffer)) or order not in ('C', 'F'):
         raise pickle.UnpicklingError('Malformed numpy array in the pickle.')
-    return np.frombuffer(buf, dtype=_plain_dtype(dtype)).reshape(shape, order=order)
+    return np.frombuffer(buf, dtype=_plain_dtype(dtype)).reshape(_check_shape(shape), order=order)
+
+
+def _safe_newobj(cls: Any, *args) -> Any:
+    """copyreg.__newobj__, which protocols 0 and 1 name where later ones write NEWOBJ: networks only."""
+    if not (isinstance(cls, type) and issubclass(cls, NetworkState)) or args:
+        raise pickle.UnpicklingError(f'Refusing to create {cls!r}: only networks are created that way in a network pickle.')
+    return cls.__new__(cls)
 
 
 # Classes and functions a network pickle may name; anything else is refused before it is imported. numpy writes
 # arrays through _reconstruct (+ __setstate__) with protocols 2-4 and non-contiguous arrays, through _frombuffer with
 # protocol 5, and scalars through scalar; under the module names of numpy 1.x (numpy.core) or numpy 2 (numpy._core).
+# This project writes arrays through the ndarray constructor on a bytearray (PortableArray).
 _SAFE_GLOBALS = {
-    ('numpy', 'ndarray'): np.ndarray,
+    ('numpy', 'ndarray'): _safe_ndarray,
+    ('builtins', 'bytearray'): bytearray,
+    ('__builtin__', 'bytearray'): bytearray,
+    ('copyreg', '__newobj__'): _safe_newobj,
+    ('copy_reg', '__newobj__'): _safe_newobj,
     ('numpy', 'dtype'): _safe_dtype,
     ('_codecs', 'encode'): __import__('codecs').encode,  # Bytes in protocol-2 pickles,
     ('__builtin__', 'bytes'): bytes,  # and empty bytes (the data of an empty array) in protocols 2
@@ -128,43 +152,25 @@ def map_states(obj: Any, convert: Callable[[NetworkState], Any]) -> Any:
 
 
 # ----------------------------------------------------------------------------
-# Writing.
+# Writing. Networks reduce themselves (Network.__reduce_ex__) to NVIDIA's class names and to the arrays below, so
+# any pickler writes NVIDIA's format: save_pkl is a plain pickle.dump, and a user's own pickle.dump writes the
+# same bytes for the same protocol.
 
-PICKLE_PROTOCOL = 4  # The highest protocol NVIDIA's Python 3.6 code and older readers understand.
-
-
-class ProGANNetworkClass:
-    """Stands for ProGAN's `tfutil.Network` class, under which networks with ProGAN's state layout are written."""
+PICKLE_PROTOCOL = 4  # save_pkl's default: the highest protocol NVIDIA's Python 3.6 code and older readers understand.
 
 
-class _CompatPickler(pickle._Pickler):  # pylint: disable=protected-access
-    """Pickler that names classes as NVIDIA's readers expect.
+class PortableArray:
+    """An array in a network's pickled state, written as `numpy.ndarray(shape, dtype, bytearray)`.
 
-    numpy's array reconstructor is written as `numpy.core.multiarray`: numpy 2 writes `numpy._core.multiarray`,
-    which numpy 1.x (NVIDIA's environments) cannot import, and numpy 2 still reads the old name. ProGAN networks
-    are written as `tfutil.Network`, the class of ProGAN's own pickles.
+    numpy 2 pickles its arrays through `numpy._core`, which numpy 1.x (NVIDIA's environments) cannot import; the
+    ndarray constructor has the same name in every numpy version. The bytearray makes the loaded array writable,
+    as numpy's own unpickling does.
     """
 
-    def save_global(self, obj, name=None):
-        names = {_numpy_core(attr): ('numpy.core.multiarray', attr) for attr in ('_reconstruct', 'scalar')}
-        names[ProGANNetworkClass] = ('tfutil', 'Network')
-        if obj in names:
-            for part in names[obj]:
-                self.save(part)
-            self.write(pickle.STACK_GLOBAL)
-            self.memoize(obj)
-            return
-        super().save_global(obj, name)
+    __slots__ = ('value',)
 
-    def save_reduce(self, func, args, state=None, listitems=None, dictitems=None, state_setter=None, *, obj=None):
-        # A network written as ProGAN's tfutil.Network is not an instance of that class, which the pickler checks
-        # (and then memoizes the object: a network is written once per reference, which costs nothing here).
-        if args and args[0] is ProGANNetworkClass:
-            obj = None
-        super().save_reduce(func, args, state, listitems, dictitems, state_setter, obj=obj)
+    def __init__(self, value: np.ndarray):
+        self.value = np.asarray(value)
 
-
-def dumps(obj: Any) -> bytes:
-    buf = io.BytesIO()
-    _CompatPickler(buf, protocol=PICKLE_PROTOCOL).dump(obj)
-    return buf.getvalue()
+    def __reduce__(self):
+        return np.ndarray, (self.value.shape, self.value.dtype.str, bytearray(self.value.tobytes()))
