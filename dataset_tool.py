@@ -539,7 +539,7 @@ def create_demo(tfrecord_dir, num_images, resolution, random_seed):
 
 def execute_cmdline(argv):
     prog = argv[0]
-    parser = argparse.ArgumentParser(
+    parser = dnnlib.util.ArgumentParser(
         prog=prog,
         description='Tool for creating multi-resolution TFRecords datasets for StyleGAN2, StyleGAN and ProGAN '
                     '(NVIDIA\'s layout: DIR/<name>-rNN.tfrecords for every resolution down to 4x4, '

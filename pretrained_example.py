@@ -11,13 +11,14 @@ import os
 
 import numpy as np
 
+import dnnlib
 import dnnlib.tflib as tflib
 import pretrained_networks
 from training import misc
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = dnnlib.util.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('network_pkl', help='Network pickle: local path or URL')
     parser.add_argument('--result-dir', default='results', help='Where to write example.png (default: %(default)s)')
     args = parser.parse_args(argv)
@@ -25,7 +26,7 @@ def main(argv=None):
     # Load the pre-trained networks: G is the instantaneous generator, D the discriminator and
     # Gs the long-term average of the generator, which gives better images.
     print('Loading networks from "%s"...' % args.network_pkl)
-    _G, _D, Gs = pretrained_networks.load_networks(args.network_pkl)
+    _G, _D, Gs = pretrained_networks.load_snapshot_or_exit(args.network_pkl, flag='NETWORK_PKL')
     Gs.print_layers()
 
     # Pick latent vectors and generate images, as the original example does.

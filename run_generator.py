@@ -4,7 +4,6 @@ The same commands, arguments and output files as NVIDIA's run_generator.py; run 
 """
 
 import argparse
-import sys
 
 import numpy as np
 import PIL.Image
@@ -46,13 +45,6 @@ def generate_images(network_pkl, seeds, truncation_psi):
 def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_styles, minibatch_size=4):
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl)
-    if 'synthesis' not in Gs.components:
-        raise ValueError(f'style-mixing-example needs a style-based generator (StyleGAN or StyleGAN2); '
-                         f'{network_pkl} holds {Gs.build_func_name}.')
-    num_layers = Gs.components.synthesis.input_shape[1]
-    bad_styles = [s for s in col_styles if not 0 <= s < num_layers]
-    if bad_styles:
-        raise ValueError(f'--col-styles: this network has styles 0-{num_layers - 1}, got {bad_styles}.')
     w_avg = Gs.get_var('dlatent_avg')  # [component]
 
     Gs_syn_kwargs = dnnlib.EasyDict()
@@ -95,6 +87,17 @@ def style_mixing_example(network_pkl, row_seeds, col_seeds, truncation_psi, col_
     canvas.save(dnnlib.make_run_dir_path('grid.png'))
 
 
+def check_args(subcmd, network_pkl, col_styles=(), **_kwargs):
+    """What can be checked before the run directory is made: the pickle, and the styles of style mixing."""
+    _G, _D, Gs = pretrained_networks.load_snapshot_or_exit(
+        network_pkl, style_based_for='style-mixing-example' if subcmd == 'style-mixing-example' else None)
+    if subcmd == 'style-mixing-example':
+        num_layers = Gs.components.synthesis.input_shape[1]
+        bad_styles = [s for s in col_styles if not 0 <= s < num_layers]
+        if bad_styles:
+            dnnlib.util.exit_with_error(f'--col-styles: this network has styles 0-{num_layers - 1}, got {bad_styles}.')
+
+
 _examples = '''examples:
 
   # Uncurated images from a network pickle (paper Figure 12 with NVIDIA's FFHQ config-f pickle)
@@ -112,7 +115,7 @@ _examples = '''examples:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = dnnlib.util.ArgumentParser(
         description='''StyleGAN2 generator.
 
 Run 'python %(prog)s <subcommand> --help' for subcommand help.''',
@@ -137,8 +140,8 @@ Run 'python %(prog)s <subcommand> --help' for subcommand help.''',
     kwargs = vars(parser.parse_args(argv))
     subcmd = kwargs.pop('command')
     if subcmd is None:
-        print('Error: missing subcommand.  Re-run with --help for usage.')
-        sys.exit(1)
+        dnnlib.util.exit_with_error('missing subcommand.  Re-run with --help for usage.')
+    check_args(subcmd, **kwargs)
 
     sc = dnnlib.SubmitConfig()
     sc.num_gpus = 1

@@ -6,7 +6,6 @@ Feature networks come from local files (--metric-data); nothing is downloaded.
 
 import argparse
 import os
-import sys
 
 import dnnlib
 import dnnlib.tflib as tflib
@@ -53,7 +52,7 @@ Files the metrics need (in the --metric-data folder, or $''' + metric_base.METRI
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='Run StyleGAN2, StyleGAN and ProGAN metrics.', epilog=_examples,
+    parser = dnnlib.util.ArgumentParser(description='Run StyleGAN2, StyleGAN and ProGAN metrics.', epilog=_examples,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
     parser.add_argument('--network', help='Network pickle filename', dest='network_pkl', required=True)
@@ -67,15 +66,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if not os.path.isdir(os.path.join(os.path.expanduser(args.data_dir), args.dataset)):
-        print(f'Error: dataset directory does not exist: {os.path.join(args.data_dir, args.dataset)}')
-        sys.exit(1)
+        dnnlib.util.exit_with_error(f'--dataset: dataset directory does not exist: {os.path.join(args.data_dir, args.dataset)}')
     if args.metric_data is not None:
         metric_base.set_metric_data_dir(args.metric_data)
     try:  # A missing feature network file stops here, before a run directory is made.
         metric_base.MetricGroup([metric_defaults[name] for name in args.metrics]).check_files()
     except FileNotFoundError as err:
-        print(f'Error: {err}')
-        sys.exit(1)
+        dnnlib.util.exit_with_error(str(err))
+    pretrained_networks.load_snapshot_or_exit(args.network_pkl)
     kwargs = vars(args)
     kwargs['data_dir'] = os.path.expanduser(kwargs['data_dir'])
     sc = dnnlib.SubmitConfig()

@@ -8,7 +8,6 @@ results/<ID>-project-real-images/ (imageNNNN-target.png, imageNNNN-stepNNNN.png)
 import argparse
 import glob
 import os
-import sys
 
 import numpy as np
 
@@ -71,6 +70,8 @@ def _real_images(Gs, dataset_name, data_dir, num_images, images_dir):
     channels, resolution = Gs.output_shape[1], Gs.output_shape[2]
     if images_dir is not None:
         import dataset_tool
+        if not os.path.isdir(images_dir):
+            raise FileNotFoundError(f'--images: no such folder: {images_dir}')
         files = sorted(f for f in glob.glob(os.path.join(images_dir, '*'))
                        if os.path.splitext(f)[1].lower() in ('.png', '.jpg', '.jpeg', '.bmp', '.webp'))
         if not files:
@@ -80,10 +81,27 @@ def _real_images(Gs, dataset_name, data_dir, num_images, images_dir):
         return
     dataset_obj = dataset.load_dataset(data_dir=data_dir, tfrecord_dir=dataset_name, max_label_size=0, shuffle_mb=0)
     if list(dataset_obj.shape) != list(Gs.output_shape[1:]):
-        raise ValueError(f'The dataset {dataset_name} has images of shape {list(dataset_obj.shape)}; the network makes '
+        raise ValueError(f'--dataset: {dataset_name} has images of shape {list(dataset_obj.shape)}; the network makes '
                          f'{list(Gs.output_shape[1:])}.')
     for _ in range(num_images):
         yield dataset_obj.get_minibatch_np(1)[0][0]
+
+
+def check_args(subcmd, network_pkl, num_snapshots, dataset_name=None, data_dir=None, images_dir=None, num_images=None,
+               **_kwargs):
+    """What can be checked before the run directory is made: the pickle, the LPIPS file, and that the real images
+    (each of them, decoded) are there."""
+    if num_snapshots < 1 or (num_images is not None and num_images < 1):
+        dnnlib.util.exit_with_error('--num-snapshots and --num-images must be at least 1.')
+    _G, _D, Gs = pretrained_networks.load_snapshot_or_exit(network_pkl, style_based_for=subcmd)
+    from metrics import lpips, metric_base
+    try:
+        metric_base.metric_file(lpips.LPIPS_FILE, 'The projector', lpips.LPIPS_URL)
+        if subcmd == 'project-real-images':
+            for _image in _real_images(Gs, dataset_name, data_dir, num_images, images_dir):
+                pass
+    except (FileNotFoundError, ValueError) as err:
+        dnnlib.util.exit_with_error(str(err))
 
 
 _examples = '''examples:
@@ -101,7 +119,7 @@ $STYLEGAN2_METRIC_DATA); nothing is downloaded.
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='StyleGAN2 projector.\n\nRun \'python %(prog)s <subcommand> --help\' for subcommand help.',
+    parser = dnnlib.util.ArgumentParser(description='StyleGAN2 projector.\n\nRun \'python %(prog)s <subcommand> --help\' for subcommand help.',
                                      epilog=_examples, formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(help='Sub-commands', dest='command')
 
@@ -127,15 +145,14 @@ def main(argv=None):
     kwargs = vars(parser.parse_args(argv))
     subcmd = kwargs.pop('command')
     if subcmd is None:
-        print('Error: missing subcommand.  Re-run with --help for usage.')
-        sys.exit(1)
+        dnnlib.util.exit_with_error('missing subcommand.  Re-run with --help for usage.')
     if subcmd == 'project-real-images' and (kwargs['images_dir'] is None) == (kwargs['dataset_name'] is None or kwargs['data_dir'] is None):
-        print('Error: project-real-images takes either --images DIR or both --dataset and --data-dir.')
-        sys.exit(1)
+        dnnlib.util.exit_with_error('project-real-images takes either --images DIR or both --dataset and --data-dir.')
     metric_data = kwargs.pop('metric_data')
     from metrics import metric_base
     if metric_data is not None:
         metric_base.set_metric_data_dir(metric_data)
+    check_args(subcmd, **kwargs)
 
     sc = dnnlib.SubmitConfig()
     sc.num_gpus = 1

@@ -12,7 +12,6 @@ import functools
 import glob
 import os
 import re
-import sys
 import tempfile
 
 import dnnlib
@@ -288,7 +287,7 @@ e.g. TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description='Train StyleGAN2, StyleGAN or ProGAN.', epilog=_examples,
+    parser = dnnlib.util.ArgumentParser(description='Train StyleGAN2, StyleGAN or ProGAN.', epilog=_examples,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
     parser.add_argument('--data-dir', help='Dataset root directory', required=True)
@@ -314,9 +313,9 @@ def main(argv=None):
     data_dir = os.path.expanduser(args.data_dir)
     tfrecord_dir = os.path.join(data_dir, args.dataset)
     if not os.path.isdir(tfrecord_dir) or not glob.glob(os.path.join(tfrecord_dir, '*.tfrecords')):
-        print(f'Error: dataset root directory does not exist or holds no *.tfrecords: {tfrecord_dir}\n'
-              f'Make one with dataset_tool.py (e.g. python dataset_tool.py create_from_images {tfrecord_dir} IMAGE_DIR).')
-        sys.exit(1)
+        dnnlib.util.exit_with_error(f'--dataset: dataset root directory does not exist or holds no *.tfrecords: '
+                                    f'{tfrecord_dir}. Make one with dataset_tool.py (e.g. python dataset_tool.py '
+                                    f'create_from_images {tfrecord_dir} IMAGE_DIR).')
     try:
         kwargs = build_run_kwargs(args.dataset, data_dir, args.result_dir, args.config_id, args.num_gpus, args.total_kimg,
                                   args.gamma, args.mirror_augment, args.metrics, resume=args.resume,
@@ -324,8 +323,7 @@ def main(argv=None):
                                   minibatch_gpu=args.minibatch_gpu, seed=args.seed, fmap_base=args.fmap_base,
                                   fmap_max=args.fmap_max, metric_data=args.metric_data)
     except (ValueError, FileNotFoundError) as err:
-        print(f'Error: {err}')
-        sys.exit(1)
+        dnnlib.util.exit_with_error(str(err))
 
     # Logical CPU devices for --num-gpus on a machine without GPUs: must happen before TensorFlow starts.
     from training.training_loop import is_chief_worker, split_cpu
@@ -333,8 +331,7 @@ def main(argv=None):
     try:
         chief = is_chief_worker()
     except ValueError as err:
-        print(f'Error: {err}')
-        sys.exit(1)
+        dnnlib.util.exit_with_error(str(err))
     if chief:
         dnnlib.submit_run(**kwargs)
         return

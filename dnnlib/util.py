@@ -139,7 +139,22 @@ class Logger:
 # ------------------------------------------------------------------------------------------------
 
 # ----------------------------------------------------------------------------
-# Command-line values shared by the scripts (argparse types).
+# Command lines: the scripts' error format and the values they share (argparse types).
+
+
+def exit_with_error(message: str) -> None:
+    """End a script on a user's mistake: one 'Error: ...' line on stderr, exit status 1, no traceback."""
+    print(f'Error: {message}', file=sys.stderr)
+    sys.exit(1)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the scripts' error format: a bad or missing argument is one 'Error: ...' line (exit status 2,
+    argparse's), not a usage dump. Sub-command parsers inherit it."""
+
+    def error(self, message: str) -> None:
+        print(f'Error: {message} (see: {self.prog} --help)', file=sys.stderr)
+        sys.exit(2)
 
 
 def parse_bool(v: Any) -> bool:
@@ -161,6 +176,8 @@ def parse_num_range(s: str) -> List[int]:
         if not match:
             raise argparse.ArgumentTypeError(f"expected numbers like '1,5,9' or a range like '6600-6625', got {s!r}")
         first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        if last < first:
+            raise argparse.ArgumentTypeError(f'the range {part.strip()!r} ends before it starts')
         values += list(range(first, last + 1))
     return values
 

@@ -80,10 +80,13 @@ def test_style_mixing_example(snapshot, tmp_path):
     np.testing.assert_array_equal(grid[16:32, :16], read_png(run_dir / '1-1.png'))  # Left column: row sources.
 
 
-def test_style_mixing_rejects_out_of_range_styles(snapshot, tmp_path):
+def test_style_mixing_rejects_out_of_range_styles(snapshot, tmp_path, capsys):
     pkl, _ = snapshot
-    with pytest.raises(ValueError, match='--col-styles: this network has styles 0-5'):
-        run_generator.style_mixing_example(pkl, [1], [2], 0.5, [0, 9])
+    with pytest.raises(SystemExit):
+        run_generator.main(['style-mixing-example', '--network', pkl, '--row-seeds', '1', '--col-seeds', '2',
+                            '--col-styles', '0,9', '--result-dir', str(tmp_path)])
+    assert 'Error: --col-styles: this network has styles 0-5, got [9].' in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
 
 
 def test_bad_seed_list_is_a_usage_error(snapshot, capsys):
@@ -148,8 +151,9 @@ def test_generate_images_and_example_from_progan(original_snapshots, tmp_path, c
     pretrained_example.main([pkl, '--result-dir', str(tmp_path)])
     np.testing.assert_array_equal(read_png(tmp_path / 'example.png'),
                                   to_uint8(Gs.run(np.random.RandomState(5).randn(1, 16), np.zeros([1, 0])))[0])
-    with pytest.raises(ValueError, match='needs a style-based generator'):
-        run_generator.style_mixing_example(pkl, [1], [2], 0.5, [0])
+    with pytest.raises(SystemExit):
+        run_generator.main(['style-mixing-example', '--network', pkl, '--row-seeds', '1', '--col-seeds', '2'])
+    assert 'style-mixing-example needs a style-based generator' in capsys.readouterr().err
 
 
 def test_style_mixing_and_example_on_stylegan1(original_snapshots, tmp_path):

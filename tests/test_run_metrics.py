@@ -54,7 +54,7 @@ def test_missing_feature_file_names_it_and_where_to_get_it(data, tmp_path, capsy
         with pytest.raises(SystemExit):
             run_metrics.main(['--network', pkl, '--metrics', metric, '--dataset', 'squares', '--data-dir',
                               str(root / 'datasets'), '--result-dir', str(tmp_path / 'r'), '--metric-data', str(tmp_path / 'empty')])
-        out = capsys.readouterr().out
+        out = capsys.readouterr().err
         assert filename in out and metric in out and where in out and '--metric-data' in out
     assert not (tmp_path / 'r').exists()  # Stopped before a run directory was made.
     assert not (tmp_path / 'cache').exists()  # Nothing downloaded or cached.

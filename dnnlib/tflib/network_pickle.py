@@ -7,7 +7,6 @@ loader executes. We never do: the unpickler below resolves only an allow-list of
 turns every network into a `NetworkState`, and the caller rebuilds it with its own build functions.
 """
 
-import io
 import pickle
 from typing import Any, BinaryIO, Callable
 

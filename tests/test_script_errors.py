@@ -1,0 +1,121 @@
+"""Every script on a user's mistake: exit status 1 (2 for argparse's usage errors), one 'Error:' line that names the
+file or flag, no traceback, and no run directory made. Each script runs as a subprocess, as a user runs it."""
+
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from small_networks import make_networks
+from test_network_pickle import _family_networks
+from training import misc
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    """Pickles of each kind a user may pass, an LPIPS stand-in (only its presence is checked before a run), image
+    folders and a dataset-less data dir."""
+    root = tmp_path_factory.mktemp('inputs')
+    misc.save_pkl(make_networks(), str(root / 'stylegan2.pkl'))
+    misc.save_pkl(_family_networks('progan'), str(root / 'progan.pkl'))
+    misc.save_pkl(make_networks()[0], str(root / 'single.pkl'))
+    with open(root / 'dict.pkl', 'wb') as f:
+        pickle.dump({'a': 1}, f)
+    with open(root / 'evil.pkl', 'wb') as f:  # Names os.system: refused before anything is imported.
+        pickle.dump((os.system, ('true',)), f)
+    (root / 'text.pkl').write_text('# not a pickle\n')
+    (root / 'metric-data').mkdir()
+    (root / 'metric-data' / 'net-lin_vgg_v0.1.pb').write_bytes(b'')
+    (root / 'empty').mkdir()
+    (root / 'broken').mkdir()
+    (root / 'broken' / 'photo.png').write_bytes(b'not a png')
+    (root / 'datasets').mkdir()
+    return root
+
+
+def run_script(cwd, script, *args):
+    """Run a script; (exit status, stdout + stderr). Its results go to cwd/results."""
+    proc = subprocess.run([sys.executable, os.path.join(REPO, script), *map(str, args)], cwd=cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+    return proc.returncode, proc.stdout
+
+
+def check_errors(tmp_path, script, cases):
+    """cases: (arguments, expected exit status, text the Error line must contain)."""
+    for args, status, message in cases:
+        code, output = run_script(tmp_path, script, *args)
+        error_lines = [line for line in output.splitlines() if line.startswith('Error: ')]
+        assert code == status and len(error_lines) == 1 and message in error_lines[0], (args, code, output[-2000:])
+        assert 'Traceback' not in output, (args, output[-2000:])
+        assert not os.path.exists(tmp_path / 'results') or not os.listdir(tmp_path / 'results'), args
+
+
+def test_run_generator_errors(files, tmp_path):
+    gen = ['generate-images', '--seeds', '1', '--network']
+    mix = ['style-mixing-example', '--row-seeds', '1', '--col-seeds', '2', '--network']
+    check_errors(tmp_path, 'run_generator.py', [
+        (gen + [files / 'missing.pkl'], 1, f'--network {files / "missing.pkl"}: no such file'),
+        (gen + [files], 1, f'--network {files}: a directory'),
+        (gen + [files / 'text.pkl'], 1, f'--network {files / "text.pkl"}: not a network pickle'),
+        (gen + [files / 'evil.pkl'], 1, 'Refusing to load "posix.system"' if os.name == 'posix' else 'Refusing to load'),
+        (gen + [files / 'dict.pkl'], 1, 'holds a dict; expected a snapshot (G, D, Gs)'),
+        (gen + [files / 'single.pkl'], 1, "holds a single network (G_main, named 'G')"),
+        (mix + [files / 'progan.pkl'], 1, 'style-mixing-example needs a style-based generator'),
+        (mix + [files / 'stylegan2.pkl', '--col-styles', '0-6'], 1, '--col-styles: this network has styles 0-5, got [6]'),
+        (['generate-images', '--network', files / 'stylegan2.pkl', '--seeds', '9-2'], 2, "argument --seeds: the range '9-2'"),
+        (['generate-images', '--network', files / 'stylegan2.pkl', '--seeds', 'x'], 2, 'argument --seeds: expected numbers'),
+        (['generate-images', '--seeds', '1'], 2, 'the following arguments are required: --network'),
+        ([], 1, 'missing subcommand'),
+    ])
+
+
+def test_pretrained_example_errors(files, tmp_path):
+    check_errors(tmp_path, 'pretrained_example.py', [
+        ([files / 'missing.pkl'], 1, f'NETWORK_PKL {files / "missing.pkl"}: no such file'),
+        ([files / 'text.pkl'], 1, 'not a network pickle'),
+        ([files / 'single.pkl'], 1, 'expected a snapshot (G, D, Gs)'),
+    ])
+    assert not os.path.exists(tmp_path / 'results' / 'example.png')
+
+
+def test_run_projector_errors(files, tmp_path):
+    real = ['project-real-images', '--metric-data', files / 'metric-data', '--network', files / 'stylegan2.pkl']
+    check_errors(tmp_path, 'run_projector.py', [
+        (['project-generated-images', '--network', files / 'missing.pkl'], 1, 'no such file'),
+        (['project-generated-images', '--network', files / 'progan.pkl'], 1, 'project-generated-images needs a style-based generator'),
+        (['project-generated-images', '--network', files / 'stylegan2.pkl', '--metric-data', files / 'empty'], 1,
+         'needs the file net-lin_vgg_v0.1.pb, which is not in the metric data folder'),
+        (real + ['--images', files / 'empty'], 1, f'--images: no image files (.png, .jpg, .jpeg, .bmp, .webp) in {files / "empty"}'),
+        (real + ['--images', files / 'nowhere'], 1, f'--images: no such folder: {files / "nowhere"}'),
+        (real + ['--images', files / 'broken'], 1, f'{files / "broken" / "photo.png"}: cannot read the image'),
+        (real + ['--dataset', 'nothing', '--data-dir', files / 'datasets'], 1, 'Dataset directory not found'),
+        (real, 1, 'takes either --images DIR or both --dataset and --data-dir'),
+        (real + ['--images', files / 'empty', '--num-images', '0'], 1, '--num-images must be at least 1'),
+    ])
+
+
+def test_run_metrics_errors(files, tmp_path):
+    args = ['--dataset', 'datasets', '--data-dir', files, '--metric-data', files / 'empty', '--network']
+    check_errors(tmp_path, 'run_metrics.py', [
+        (args + [files / 'missing.pkl', '--metrics', 'swd1k'], 1, 'no such file'),
+        (args + [files / 'text.pkl', '--metrics', 'swd1k'], 1, 'not a network pickle'),
+        (args + [files / 'stylegan2.pkl', '--metrics', 'fid50k'], 1, 'needs the file classify_image_graph_def.pb'),
+        (args + [files / 'stylegan2.pkl', '--metrics', 'fid1k'], 2, 'unknown metric(s) fid1k'),
+        (['--dataset', 'nothing', '--data-dir', files, '--network', files / 'stylegan2.pkl'], 1,
+         '--dataset: dataset directory does not exist'),
+    ])
+
+
+def test_train_and_dataset_tool_errors(files, tmp_path):
+    check_errors(tmp_path, 'train.py', [
+        (['--data-dir', files / 'datasets', '--dataset', 'nothing'], 1, '--dataset: dataset root directory does not exist'),
+        (['--data-dir', files / 'datasets'], 2, 'the following arguments are required: --dataset'),
+    ])
+    check_errors(tmp_path, 'dataset_tool.py', [
+        (['create_from_images', tmp_path / 'results' / 'new', files / 'nowhere'], 1, 'Image folder not found'),
+    ])
