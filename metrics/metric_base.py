@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import dnnlib
 import dnnlib.tflib as tflib
+from dnnlib.tflib import tfutil
 from training import dataset, misc
 
 # ----------------------------------------------------------------------------
@@ -58,20 +59,28 @@ def load_feature_network(filename, metric_name, published_at, build):
 # ----------------------------------------------------------------------------
 # Base class.
 
+# The largest statistics of the reals written to the cache (the arrays' bytes; the .npz file adds a few hundred
+# bytes per array): FID's 33 MB, PR's 819 MB and swd1k's descriptors (at most 539 MB, 7 levels at 1024x1024) fit;
+# swd16k's (1.2 GB per pyramid level, 8.6 GB at 1024x1024) do not.
+REALS_CACHE_MAX_BYTES = 1 << 30
+
 
 class MetricBase:
-    """A metric: _evaluate(Gs, Gs_kwargs, num_gpus) computes it and reports its values with _report_result()."""
+    """A metric: _evaluate(Gs, Gs_kwargs, num_gpus) computes it and reports its values with _report_result().
+    mirror_reals=False: the reals are never mirrored, whatever run()'s mirror_augment (stylegan2-ada's *_full
+    metrics)."""
 
-    def __init__(self, name, progress_sec=10):
+    def __init__(self, name, progress_sec=10, mirror_reals=True):
         self.name = name
         self._progress_sec = progress_sec
+        self.mirror_reals = mirror_reals
         self._reset()
 
     def _reset(self, network_pkl=None, data_dir=None, dataset_args=None, mirror_augment=False):
         self._network_pkl = network_pkl
         self._data_dir = data_dir
         self._dataset_args = dict(dataset_args or {})
-        self._mirror_augment = mirror_augment
+        self._mirror_augment = mirror_augment and self.mirror_reals
         self._dataset_obj = None
         self._eval_time = 0.0
         self._results = []
@@ -185,7 +194,8 @@ class MetricBase:
 
         The cache file is keyed by the metric, its settings, the mirroring, the dataset arguments and a fingerprint
         of the dataset's files (names, sizes, times and their first and last bytes), so a changed dataset never gets
-        old statistics. Stored as .npz (arrays only: reading it runs no code).
+        old statistics. Stored as .npz (arrays only: reading it runs no code), and only when the arrays add up to at
+        most REALS_CACHE_MAX_BYTES; larger statistics are computed again at every evaluation.
         """
         key = dict(metric_name=self.name, mirror_augment=self._mirror_augment, dataset_args=sorted(self._dataset_args.items()),
                    dataset_files=self._dataset_fingerprint(), **settings)
@@ -196,6 +206,11 @@ class MetricBase:
             with np.load(path, allow_pickle=False) as data:
                 return {name: data[name] for name in data.files}
         stats = compute()
+        num_bytes = sum(np.asarray(value).nbytes for value in stats.values())
+        if num_bytes > REALS_CACHE_MAX_BYTES:
+            print('%s: the statistics of the reals (%.2f GB) are over the cache limit of %.2f GB: not cached, computed '
+                  'again at each evaluation.' % (self.name, num_bytes / 1e9, REALS_CACHE_MAX_BYTES / 1e9), flush=True)
+            return stats
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with dnnlib.util.atomic_write(path) as file:
             np.savez(file, **stats)
@@ -220,12 +235,36 @@ class MetricBase:
 
     def _iterate_fakes(self, Gs, minibatch_size, num_gpus, Gs_kwargs, rnd):
         """Endless uint8 NCHW minibatches of Gs's images: z ~ N(0, I) and random dataset labels from rnd (a numpy
-        Generator), Gs_kwargs as given (the original's is_validation=True: no truncation), random noise inputs."""
-        transform = dict(func=tflib.convert_images_to_uint8)
+        Generator), Gs_kwargs as given (the original's is_validation=True: no truncation). The random draws inside
+        Gs (StyleGAN's and StyleGAN2's noise inputs with randomize_noise) are fresh for every image, as in the
+        original, but keyed on a seed that rnd gives each minibatch: the same rnd gives the same images."""
+        generate = _fakes_function(Gs, Gs_kwargs, num_gpus)
+        label_size = Gs.input_shapes[1][1]
         while True:
             latents = rnd.standard_normal([minibatch_size] + Gs.input_shape[1:])
-            labels = self._get_random_labels(minibatch_size, rnd) if Gs.input_shapes[1][1] else None
-            yield Gs.run(latents, labels, output_transform=transform, num_gpus=num_gpus, **Gs_kwargs)
+            labels = self._get_random_labels(minibatch_size, rnd) if label_size else np.zeros([minibatch_size, 0])
+            seed = rnd.integers(1 << 62, size=2)
+            yield generate(np.float32(latents), np.float32(labels), seed).numpy()
+
+
+def _fakes_function(Gs, Gs_kwargs, num_gpus):
+    """A compiled (latents, labels, seed int64 [2]) -> uint8 NCHW images, split over the devices; Gs's own random
+    draws come from stateless ops keyed on seed (tflib.reproducible_random), not from TensorFlow's global state."""
+    device_names = devices(num_gpus)
+
+    def generate(latents, labels, seed):
+        images = []
+        with tflib.reproducible_random(seed):
+            for device, part_latents, part_labels in zip(device_names, tf.split(latents, len(device_names)),
+                                                         tf.split(labels, len(device_names))):
+                with tf.device(device):
+                    images.append(tflib.convert_images_to_uint8(Gs.get_output_for(part_latents, part_labels,
+                                                                                  **Gs_kwargs)))
+        return tf.concat(images, axis=0)
+
+    return tfutil.function(generate, input_signature=[tf.TensorSpec([None] + Gs.input_shape[1:], tf.float32),
+                                                     tf.TensorSpec([None, Gs.input_shapes[1][1]], tf.float32),
+                                                     tf.TensorSpec([2], tf.int64)])
 
 
 def devices(num_gpus):

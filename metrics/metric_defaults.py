@@ -1,9 +1,13 @@
 """The metrics by name (train.py --metrics, run_metrics.py --metrics), with the originals' settings.
 
 StyleGAN2's: fid50k, is50k, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, ppl2_wend, pr50k3; fid50k_full (50000 fakes
-against every real image, as stylegan2-ada); ProGAN's sliced Wasserstein distance and MS-SSIM at the image counts of
-its config.py (swd16k: 16384, msssim20k: 20000), and swd1k, the same SWD on 1024 images for small datasets and quick
-checks (not an original setting: its values are noisier than swd16k's and not comparable with the paper's).
+against every real image, never mirrored, as stylegan2-ada's *_full metrics); ProGAN's sliced Wasserstein distance
+and MS-SSIM at the image counts of its config.py (swd16k: 16384, msssim20k: 20000), and swd1k, the same SWD on 1024
+images for small datasets and quick checks (not an original setting: its values are noisier than swd16k's and not
+comparable with the paper's).
+
+Missing: StyleGAN's and StyleGAN2's linear separability ('ls', metrics/linear_separability.py there), which needs
+the CelebA-HQ attribute classifiers; nothing here computes it yet.
 """
 
 from dnnlib import EasyDict
@@ -14,7 +18,7 @@ _ppl = dict(func_name='metrics.perceptual_path_length.PPL', num_samples=50000, e
 metric_defaults = EasyDict([(args.name, args) for args in [
     EasyDict(name='fid50k', func_name='metrics.frechet_inception_distance.FID', num_images=50000, minibatch_per_gpu=8),
     EasyDict(name='fid50k_full', func_name='metrics.frechet_inception_distance.FID', num_images=50000, minibatch_per_gpu=8,
-             all_reals=True),
+             all_reals=True, mirror_reals=False),
     EasyDict(name='is50k', func_name='metrics.inception_score.IS', num_images=50000, num_splits=10, minibatch_per_gpu=8),
     EasyDict(name='ppl_zfull', space='z', sampling='full', crop=True, **_ppl),
     EasyDict(name='ppl_wfull', space='w', sampling='full', crop=True, **_ppl),

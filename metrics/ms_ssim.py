@@ -6,7 +6,7 @@ Per scale: an 11x11 Gaussian window (sigma 1.5; both shrunk in proportion when t
 'valid' filtering per color channel, k1=0.01, k2=0.03 and a dynamic range of 255; 2x2 box averages to the next of
 the 5 scales, weighted 0.0448, 0.2856, 0.3001, 0.2363, 0.1333 (the paper's weights, which do not sum to 1). The
 contrast-structure terms of the first 4 scales and the full SSIM of the last are clipped at 0 and combined per pair.
-The fakes' latents and labels come from default_rng(FAKE_LATENTS_SEED).
+The fakes' latents, labels and noise seeds come from default_rng(FAKE_LATENTS_SEED).
 """
 
 import numpy as np

@@ -76,9 +76,9 @@ def knn_precision_recall(ref_features, eval_features, nhood_size, row_batch_size
 
 
 class PR(metric_base.MetricBase):
-    """The fakes' latents and labels come from default_rng(FAKE_LATENTS_SEED). feature_net: f(uint8 NCHW images) ->
-    [N, num_features], with a fingerprint attribute (a string) that keys the cached features of the reals; None =
-    VGG16 fc2 from the metric data folder."""
+    """The fakes' latents, labels and noise seeds come from default_rng(FAKE_LATENTS_SEED). feature_net: f(uint8
+    NCHW images) -> [N, num_features], with a fingerprint attribute (a string) that keys the cached features of the
+    reals; None = VGG16 fc2 from the metric data folder."""
 
     def __init__(self, num_images, nhood_size, minibatch_per_gpu, row_batch_size, col_batch_size, feature_net=None,
                  **kwargs):

@@ -5,9 +5,12 @@ distance is the mean absolute difference of the sorted projections on 128 random
 draws of directions. Reported x1e3 per level and averaged over the levels, as ProGAN's SWDx1e3_<res> and SWDx1e3_avg.
 
 The random numbers are seeded (ProGAN drew them from the unseeded global generator), so a network and a dataset
-always give the same value: the positions in the i-th image come from default_rng([seed, i]) for the reals
-(REAL_NHOODS_SEED) and for the fakes (FAKE_NHOODS_SEED), the fakes' latents and labels from
-default_rng(FAKE_LATENTS_SEED), the directions from default_rng(DIRECTIONS_SEED), drawn level after level.
+always give the same random draws: the positions in the i-th image come from default_rng([seed, i]) for the reals
+(REAL_NHOODS_SEED) and for the fakes (FAKE_NHOODS_SEED), the fakes' latents, labels and the seeds of the networks'
+noise inputs from default_rng(FAKE_LATENTS_SEED) (metric_base's _iterate_fakes), the directions from
+default_rng(DIRECTIONS_SEED), drawn level after level. What can still vary is the rounding of the generator's
+float arithmetic on another device, another number of GPUs or minibatch size, or a GPU whose convolution
+algorithms TensorFlow picks anew in each process.
 """
 
 import numpy as np

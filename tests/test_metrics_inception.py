@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import dnnlib
-from metrics import inception, metric_base
+from metrics import inception, metric_base, metric_defaults
 from metrics.frechet_inception_distance import FID, frechet_distance
 from metrics.inception_score import IS, inception_score
 from small_networks import make_networks
@@ -332,6 +332,36 @@ def test_fid_run(tmp_path, metric_data, snapshot, monkeypatch):
     full = FID(name='fid50k_full', num_images=10, minibatch_per_gpu=4, all_reals=True)
     fakes = record_fakes(monkeypatch, full)
     assert full.run(snapshot, **run_args)['fid50k_full'] == pytest.approx(expected(reals), rel=1e-4)
+
+
+def test_fid50k_full_never_mirrors_the_reals(tmp_path, metric_data, snapshot, monkeypatch):
+    # stylegan2-ada's *_full metrics read the reals unmirrored (xflip=False) whatever the training's setting; fid50k
+    # keeps StyleGAN2's: with --mirror-augment, each real of a minibatch of 4 mirrored where
+    # RandomState(123).rand() < 0.5.
+    params = metric_data
+    reals = color_squares(12, 16, seed=4)
+    write_dataset(str(tmp_path / 'data' / 'squares'), reals)
+    run_args = dict(data_dir=str(tmp_path / 'data'), dataset_args=dict(tfrecord_dir='squares'), mirror_augment=True)
+    rnd = np.random.RandomState(123)
+    mirrored = np.concatenate([np.where((rnd.rand(4) < 0.5)[:, None, None, None], mb[..., ::-1], mb)
+                               for mb in np.split(reals, 3)])
+    assert not np.array_equal(mirrored, reals)
+
+    def fid_of(name, reals_used):
+        settings = dict(metric_defaults.metric_defaults[name], num_images=10, minibatch_per_gpu=4)
+        metric = dnnlib.util.call_func_by_name(**settings)
+        fakes = record_fakes(monkeypatch, metric)
+        value = metric.run(snapshot, log_results=False, **run_args)[name]
+        features = tiny_reference(params, np.concatenate(fakes)[:10])[0]
+        expected = reference_fid(features, tiny_reference(params, reals_used)[0])
+        other = reference_fid(features, tiny_reference(params, reals if reals_used is mirrored else mirrored)[0])
+        assert abs(expected - other) > 1e-3 * expected  # Mirroring changes the value 10x more than rel=1e-4 below.
+        return value, expected
+
+    value, expected = fid_of('fid50k_full', reals)
+    assert value == pytest.approx(expected, rel=1e-4)
+    value, expected = fid_of('fid50k', mirrored[:10])
+    assert value == pytest.approx(expected, rel=1e-4)
 
 
 def test_is_run(tmp_path, metric_data, snapshot, monkeypatch):

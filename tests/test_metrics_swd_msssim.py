@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import dnnlib
-from metrics import ms_ssim, sliced_wasserstein as swd
+from metrics import metric_base, ms_ssim, sliced_wasserstein as swd
 from small_networks import make_networks
 from tfrecords_for_tests import color_squares, write_dataset
 from training import misc
@@ -292,6 +292,7 @@ def test_msssim_needs_images_divisible_by_16():
 # End to end: a tiny 32x32 network and dataset.
 
 NUM_REALS = 48
+NHOODS, DESC_SIZE = 128, 3 * 7 * 7  # Neighbourhoods per image and level, values per descriptor.
 
 
 @pytest.fixture(scope='module')
@@ -362,6 +363,56 @@ def test_swd_end_to_end(setup, cache_dir, tmp_path, monkeypatch):
         values = parse_result_line(line, 'network-snapshot-000000', '%-13.4f')
         assert list(values) == list(result)
         np.testing.assert_allclose(list(values.values()), list(result.values()), rtol=0, atol=5.1e-5)
+
+
+def test_swd_reals_cache_holds_the_descriptors_up_to_the_bound(setup, cache_dir, monkeypatch):
+    # The bound as documented: one level of swd16k's descriptors (16384 images x 128 neighbourhoods x 147 float32) is
+    # over it, all 7 levels of swd1k's at 1024x1024 are within it.
+    per_image_level = NHOODS * DESC_SIZE * 4
+    assert 16384 * per_image_level > metric_base.REALS_CACHE_MAX_BYTES
+    assert 1024 * per_image_level * 7 <= metric_base.REALS_CACHE_MAX_BYTES
+
+    num_images, num_levels = 8, 2  # 32x32 images: levels 32 and 16.
+    descriptor_bytes = num_images * num_levels * per_image_level
+    reads = []
+
+    class Counting(swd.SWD):
+        def _iterate_reals(self, minibatch_size):
+            reads.append(minibatch_size)
+            return super()._iterate_reals(minibatch_size)
+
+    metric = Counting(name='swd_cache', num_images=num_images, minibatch_per_gpu=4)
+    run_args = dict(dataset_args=dict(tfrecord_dir=str(setup.root / 'squares')), log_results=False,
+                    Gs_kwargs=dict(is_validation=True, randomize_noise=False))  # The same fakes every run.
+    first = metric.run(setup.pkl, **run_args)
+    [cached] = (cache_dir / 'metric-stats').iterdir()
+    # The cache file is the descriptors and the .npz's headers (under 300 bytes an array): nothing else.
+    assert descriptor_bytes < cached.stat().st_size < descriptor_bytes + 300 * num_levels
+    assert metric.run(setup.pkl, **run_args) == first and len(reads) == 1
+
+    # A bound below the descriptors' size: no cache file, the reals read at every evaluation, the same values.
+    cached.unlink()
+    monkeypatch.setattr(metric_base, 'REALS_CACHE_MAX_BYTES', descriptor_bytes - 1, raising=False)
+    for _ in range(2):
+        assert metric.run(setup.pkl, **run_args) == first
+    assert len(reads) == 3 and not list((cache_dir / 'metric-stats').iterdir())
+
+
+def test_two_evaluations_of_a_network_with_noise_give_the_same_values(setup, cache_dir):
+    # The tiny StyleGAN2 network's noise strengths are 0.3: its images depend on the noise it draws.
+    dataset_args = dict(tfrecord_dir=str(setup.root / 'squares'))
+    runs = []
+    drawn_noise, stored_noise = dict(is_validation=True), dict(is_validation=True, randomize_noise=False)
+    for Gs_kwargs in (drawn_noise, drawn_noise, stored_noise):
+        metric = spying(swd.SWD)(name='swd_noise', num_images=16, minibatch_per_gpu=8)
+        metric.fakes = []
+        runs.append((metric.run(setup.pkl, dataset_args=dataset_args, log_results=False, Gs_kwargs=Gs_kwargs),
+                     np.concatenate(metric.fakes)))
+    (first, fakes), (second, fakes_again), (_, fakes_stored_noise) = runs
+    np.testing.assert_array_equal(fakes, fakes_again)
+    assert first == second
+    # The same latents with the stored noise inputs instead of drawn ones give other images: the noise was drawn.
+    assert np.mean(np.abs(np.int16(fakes) - fakes_stored_noise)) > 1
 
 
 def test_msssim_end_to_end(setup, cache_dir, tmp_path, monkeypatch):
