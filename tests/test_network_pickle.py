@@ -156,7 +156,7 @@ def test_build_module_src_is_never_executed(tmp_path):
      'variable "4x4/Conv/bias" has shape \\[7\\] in the pickle, expected \\[32\\]'),
     # A StyleGAN (v1) module has no D_stylegan2; ProGAN networks come only as ProGAN's tfutil.Network.
     (lambda s: s.update(build_module_src='def G_style(x):\n'), "unknown build function 'D_stylegan2' for training.networks_stylegan"),
-    (lambda s: s.update(build_module_src='def D_paper(x):\n', build_func_name='D_paper'), "only ProGAN networks are tfutil.Networks"),
+    (lambda s: s.update(build_module_src='def D_paper(x):\n', build_func_name='D_paper'), 'does not match the network built from it'),
 ])
 def test_bad_network_states_give_clear_errors(mutate, message):
     _, D, _ = make_networks()
@@ -414,3 +414,47 @@ def test_copy_and_deepcopy_give_independent_networks():
             np.testing.assert_array_equal(copied.get_var(name), expected)
             copied.vars[name].assign(expected + 1)  # Its own variables: G keeps its values.
             np.testing.assert_array_equal(G.get_var(name), expected)
+
+
+def _stylegan_repo_progan(label_size=2):
+    """G and D as NVlabs/stylegan's training/networks_progan.py writes them: dnnlib Networks, state version 3, its
+    whole module source stored (a stand-in here, with the function definitions the reader looks for)."""
+    kwargs = dict(num_channels=3, resolution=8, label_size=label_size, fmap_base=32, fmap_max=8)
+    G = tflib.Network('G', func_name='training.networks_progan_stylegan.G_paper', latent_size=8, **kwargs)
+    D = tflib.Network('D', func_name='training.networks_progan_stylegan.D_paper', **kwargs)
+    rnd = np.random.RandomState(4)
+    nvidia_src = '"""Network architectures used in the ProGAN paper."""\ndef G_paper(\n    latents_in,\n    ...\ndef D_paper(\n'
+    data = []
+    for net in (G, D):
+        for var in net.vars.values():
+            var.assign(np.float32(rnd.randn(*var.shape.as_list())))
+        data.append(_pickle_with_state(net, lambda s: s.update(build_module_src=nvidia_src)))
+    return (G, D), data, nvidia_src
+
+
+def test_stylegan_repo_progan_pickles_load_and_resave_in_their_layout():
+    (G, D), data, nvidia_src = _stylegan_repo_progan()
+    for original, raw in zip((G, D), data):
+        assert ('dnnlib.tflib.network', 'Network') in _globals_named(raw)
+        loaded = misc.load_pkl(io.BytesIO(raw))
+        assert type(loaded) is tflib.Network and loaded.pickle_version == 3
+        assert loaded._build_func.__module__ == 'training.networks_progan_stylegan'
+        for name, var in original.vars.items():
+            np.testing.assert_array_equal(loaded.get_var(name), var.numpy(), err_msg=name)
+        # Re-saved: NVlabs/stylegan's layout, key for key, with the source it came with.
+        stub = _Numpy1Unpickler(io.BytesIO(pickle.dumps(loaded, protocol=4))).load()
+        assert list(stub.state) == ['version', 'name', 'static_kwargs', 'components', 'build_module_src',
+                                    'build_func_name', 'variables']
+        assert stub.state['version'] == 3 and stub.state['components'] == {} and stub.state['build_module_src'] == nvidia_src
+        assert [name for name, _ in stub.state['variables']] == list(original.own_vars)
+    D2 = misc.load_pkl(io.BytesIO(data[1]))
+    assert D2.input_names == ['images_in', 'labels_in'] and D2.output_shapes == [[None, 1]]
+
+
+def test_progan_source_in_a_tfutil_network_is_progans_own_and_nothing_else_is():
+    G, _, _ = _family_networks('progan')
+    loaded = misc.load_pkl(io.BytesIO(_pickle_with_state(G, lambda s: s.update(build_module_src='def G_paper(\n'))))
+    assert type(loaded).__module__ == 'tfutil' and loaded._build_func.__module__ == 'training.networks_progan'
+    bad = _pickle_with_state(G, lambda s: s.update(build_module_src='def G_main(\n', build_func_name='G_main'))
+    with pytest.raises(ValueError, match='only ProGAN networks are tfutil.Networks'):
+        misc.load_pkl(io.BytesIO(bad))

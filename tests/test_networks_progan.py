@@ -14,6 +14,7 @@ import pytest
 
 import dnnlib.tflib as tflib
 from training import networks_progan as nets
+from training import networks_progan_stylegan as nets_stylegan_repo
 from training import networks_stylegan2
 
 SQRT2 = np.sqrt(2)
@@ -399,3 +400,33 @@ def test_pickled_module_source_gives_progans_build_functions():
             sys.modules['networks'] = saved
     assert module.G_paper is stand_in.G_paper and module.D_paper is stand_in.D_paper
     assert nets.BUILD_FUNCTIONS == ('G_paper', 'D_paper') and nets.PICKLE_STATE_VERSION == 2
+
+
+def test_stylegan_repo_copy_matches_numpy():
+    """NVlabs/stylegan's copy of these networks: G stores its fused up-convolution weights [k, k, in, out] (the numpy
+    reference takes ProGAN's [k, k, out, in]) and computes the same; D takes labels as a second input, ignores them,
+    and its one output is the scores (Dense1 has one unit whatever label_size is)."""
+    kwargs = dict(NET, data_format='NHWC', label_size=2)
+    G = tflib.Network('G', func_name=nets_stylegan_repo.G_paper, **kwargs)
+    p = randomize(G, seed=8)
+    assert p['16x16/Conv0_up/weight'].shape == (3, 3, 16, 8)  # in = nf(2) = 16, out = nf(3) = 8.
+    p_progan = {name: value.transpose(0, 1, 3, 2) if name.endswith('Conv0_up/weight') else value for name, value in p.items()}
+    rnd = np.random.RandomState(9)
+    latents, labels = rnd.randn(3, 8), rnd.randn(3, 2)
+    for lod in LODS:
+        G.set_var('lod', lod)
+        expected = np_G(p_progan, latents, labels, lod, **kwargs)
+        np.testing.assert_allclose(G.run(latents, labels), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max(),
+                                   err_msg=f'lod {lod}')
+
+    D = tflib.Network('D', func_name=nets_stylegan_repo.D_paper, **dict(kwargs, mbstd_group_size=2))
+    assert D.input_names == ['images_in', 'labels_in'] and D.num_outputs == 1
+    p = randomize(D, seed=10)
+    assert p['4x4/Dense1/weight'].shape == (16, 1) and p['4x4/Dense1/bias'].shape == (1,)
+    images = np.random.RandomState(11).randn(4, 3, 16, 16)
+    for lod in LODS:
+        D.set_var('lod', lod)
+        expected, _ = np_D(p, images, lod, **dict(kwargs, mbstd_group_size=2))
+        for labels in (np.eye(2)[[0, 1, 1, 0]], np.eye(2)[[1, 1, 0, 0]]):
+            np.testing.assert_allclose(D.run(images, labels), expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max(),
+                                       err_msg=f'lod {lod}')

@@ -10,13 +10,15 @@ import PIL.Image
 import dnnlib
 from dnnlib.tflib import network_pickle
 from dnnlib.tflib.network import Network
-from training import networks_progan, networks_stylegan, networks_stylegan2
+from training import networks_progan, networks_progan_stylegan, networks_stylegan, networks_stylegan2
 
 # Which of our modules rebuilds a pickled network, recognized by text in its stored source (searched, never
 # executed): NVIDIA's modules define these functions, and ours store an import of NVIDIA's module of the same name.
+# ProGAN's networks.py and NVlabs/stylegan's copy of it define the same functions; the class tells them apart.
 _BUILD_MODULES = [
     (networks_stylegan2, ('def G_synthesis_stylegan2(', 'def D_stylegan2(', 'def G_main(', 'from training.networks_stylegan2 import')),
     (networks_stylegan, ('def G_style(', 'def D_basic(', 'from training.networks_stylegan import')),
+    (networks_progan_stylegan, ('from training.networks_progan import',)),
     (networks_progan, ('def G_paper(', 'def D_paper(', 'from networks import')),
 ]
 
@@ -32,12 +34,13 @@ def resolve_build_func(state: dict, class_path: str) -> Callable:
     module = next((module for module, markers in _BUILD_MODULES if any(m in src for m in markers)), None)
     if module is None:  # A source we do not recognize: go by the function's name (G_mapping is StyleGAN2's then).
         module = next((module for module, _ in _BUILD_MODULES if name in module.BUILD_FUNCTIONS), networks_stylegan2)
+    if module is networks_progan and class_path != 'tfutil.Network':  # NVlabs/stylegan's copy, a dnnlib Network.
+        module = networks_progan_stylegan
     if name not in module.BUILD_FUNCTIONS:
         raise ValueError(f'Network "{state.get("name")}": unknown build function {name!r} for {module.__name__}; '
                          f'known: {", ".join(module.BUILD_FUNCTIONS)}.')
-    if (class_path == 'tfutil.Network') != (module is networks_progan):
-        raise ValueError(f'Network "{state.get("name")}" ({name}, a {class_path}): ProGAN networks are read from '
-                         f'ProGAN\'s own pickles (tfutil.Network) only, and only ProGAN networks are tfutil.Networks.')
+    if class_path == 'tfutil.Network' and module is not networks_progan:
+        raise ValueError(f'Network "{state.get("name")}" ({name}, a {class_path}): only ProGAN networks are tfutil.Networks.')
     return getattr(module, name)
 
 

@@ -37,17 +37,21 @@ STRUCTURES = (None, 'auto', 'linear', 'recursive')
 # Layers. `fmt` is the data format the activations are in.
 
 
-def upscale2d_conv2d(x, fmaps, kernel, gain=np.sqrt(2), use_wscale=True, fmt='NCHW'):
+def upscale2d_conv2d(x, fmaps, kernel, gain=np.sqrt(2), use_wscale=True, fmt='NCHW', weight_in_out=False):
     """Nearest-neighbour upsampling by 2, then a convolution, as one transposed convolution.
 
-    The weight is stored [kernel, kernel, fmaps_out, fmaps_in], the filter layout of a transposed convolution: it
-    acts on the upsampled image as the spatially flipped kernel, and its fan-in is still kernel * kernel * fmaps_in.
+    The weight is stored [kernel, kernel, fmaps_out, fmaps_in], the filter layout of a transposed convolution (or,
+    weight_in_out, [kernel, kernel, fmaps_in, fmaps_out] as NVlabs/stylegan's copy of this network stores it and
+    transposes it in the graph): it acts on the upsampled image as the spatially flipped kernel, and its fan-in is
+    kernel * kernel * fmaps_in either way.
     """
     assert kernel >= 1 and kernel % 2 == 1
     in_fmaps = int(x.shape[channel_axis(fmt)])
-    w = get_weight([kernel, kernel, fmaps, in_fmaps], gain=gain, use_wscale=use_wscale, fan_in=kernel * kernel * in_fmaps)
-    w = tf.transpose(tf.reverse(w, axis=[0, 1]), [0, 1, 3, 2])  # As an ordinary convolution weight [k, k, in, out].
-    return upsample_conv_2d(x, tf.cast(w, x.dtype), data_format=fmt)
+    shape = [kernel, kernel, in_fmaps, fmaps] if weight_in_out else [kernel, kernel, fmaps, in_fmaps]
+    w = get_weight(shape, gain=gain, use_wscale=use_wscale, fan_in=kernel * kernel * in_fmaps)
+    if not weight_in_out:
+        w = tf.transpose(w, [0, 1, 3, 2])  # As an ordinary convolution weight [k, k, in, out].
+    return upsample_conv_2d(x, tf.cast(tf.reverse(w, axis=[0, 1]), x.dtype), data_format=fmt)
 
 
 def check_structure(structure):
@@ -85,6 +89,7 @@ def G_paper(
         is_template_graph=False,        # True while the Network traces its template.
         min_lod=0,                      # Static int, lod >= min_lod in this call: skip the finer levels, which lod ignores.
         data_format=None,               # Layout to compute in: 'NCHW' (GPU), 'NHWC' (CPU); None = by device.
+        fused_weight_in_out=False,      # Store the fused up-convolution weight [k, k, in, out] (NVlabs/stylegan's copy).
         **_kwargs):                     # Other arguments are for other networks.
 
     del is_template_graph
@@ -121,7 +126,8 @@ def G_paper(
                 return x
             if fused_scale:
                 with tflib.variable_scope('Conv0_up'):
-                    x = bias_act_norm(upscale2d_conv2d(x, fmaps=nf(res - 1), kernel=3, use_wscale=use_wscale, fmt=fmt))
+                    x = bias_act_norm(upscale2d_conv2d(x, fmaps=nf(res - 1), kernel=3, use_wscale=use_wscale, fmt=fmt,
+                                                       weight_in_out=fused_weight_in_out))
             else:
                 x = upsample_2d(x, data_format=fmt)  # Default kernel: nearest neighbour.
                 with tflib.variable_scope('Conv0'):

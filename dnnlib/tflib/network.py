@@ -309,7 +309,7 @@ class Network(tf.Module):
     def __reduce_ex__(self, protocol):
         """Pickle as NVIDIA's class of the same layout (dnnlib.tflib.network.Network, or ProGAN's tfutil.Network),
         with arrays every numpy version reads: what any pickler writes, pickle.dump as well as save_pkl."""
-        state = self.__getstate__()
+        state = dict(self.__getstate__())
         state['variables'] = [(name, network_pickle.PortableArray(value)) for name, value in state['variables']]
         return copyreg.__newobj__, (type(self),), state
 
