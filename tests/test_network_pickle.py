@@ -1,5 +1,7 @@
 """Network pickles: NVIDIA's state layout out, the same networks back in, and nothing executed on load."""
 
+import copyreg
+import importlib
 import io
 import os
 import pickle
@@ -17,7 +19,7 @@ import dnnlib.tflib as tflib
 from dnnlib.tflib import network_pickle
 from training import misc
 from training import networks_stylegan2 as nets
-from small_networks import SMALL_G, make_networks
+from small_networks import SMALL_G, make_family_networks, make_networks
 
 class _StateStub:
     """Independent reader for the test: record whatever state the pickle holds for each network."""
@@ -207,7 +209,7 @@ def test_progan_pickle_has_progan_state_layout_and_class(tmp_path):
 
 def test_plain_pickle_load_of_our_network_is_refused(tmp_path):
     for family in ('stylegan2', 'progan'):  # ProGAN's class name resolves to this project's stand-in tfutil.Network.
-        G, _, _ = _family_networks(family)
+        G, _, _ = make_family_networks(family)
         data = pickle.dumps(G, protocol=4)
         with pytest.raises(TypeError, match='load_pkl'):
             pickle.loads(data)
@@ -335,25 +337,6 @@ def test_hostile_structures_give_the_not_a_pickle_error():
 # ----------------------------------------------------------------------------
 # A plain pickle.dump of any network writes NVIDIA's format, the bytes save_pkl writes.
 
-def _family_networks(family):
-    """(G, D, Gs) of one model family with random variable values: every value appears in the pickle."""
-    if family == 'stylegan2':
-        return make_networks()
-    kwargs = dict(num_channels=3, resolution=8, label_size=2, fmap_base=32, fmap_max=8)
-    if family == 'stylegan':
-        G = tflib.Network('G', func_name='training.networks_stylegan.G_style', latent_size=8, dlatent_size=8,
-                          mapping_fmaps=8, mapping_layers=2, **kwargs)
-        D = tflib.Network('D', func_name='training.networks_stylegan.D_basic', **kwargs)
-    else:
-        G = tflib.Network('G', func_name='training.networks_progan.G_paper', latent_size=8, **kwargs)
-        D = tflib.Network('D', func_name='training.networks_progan.D_paper', **kwargs)
-    rnd = np.random.RandomState(3)
-    for net in (G, D):
-        for var in net.vars.values():
-            var.assign(np.float32(rnd.randn(*var.shape.as_list())))
-    return G, D, G.clone('Gs')
-
-
 class _Numpy1Unpickler(pickle.Unpickler):
     """An unpickler that sees what NVIDIA's readers with numpy 1.x see: no numpy._core (and, to be sure the file does
     not depend on numpy's private modules at all, no numpy.core either). Networks become _StateStubs."""
@@ -370,7 +353,7 @@ class _Numpy1Unpickler(pickle.Unpickler):
                                                          ('stylegan', 'dnnlib.tflib.network.Network', 3),
                                                          ('progan', 'tfutil.Network', 2)])
 def test_plain_pickle_dump_writes_what_save_pkl_writes(tmp_path, family, class_path, version):
-    nets = _family_networks(family)
+    nets = make_family_networks(family)
     for protocol in (2, 4, 5):
         data = pickle.dumps(nets, protocol=protocol)
         path = str(tmp_path / f'p{protocol}.pkl')
@@ -397,7 +380,7 @@ def test_plain_pickle_dump_writes_what_save_pkl_writes(tmp_path, family, class_p
 def test_oldest_protocols_load_back(protocol):
     """Protocols 0 and 1 write copyreg.__newobj__ as a function call where later ones write NEWOBJ."""
     for family in ('stylegan2', 'progan'):
-        nets = _family_networks(family)
+        nets = make_family_networks(family)
         for net, loaded in zip(nets, misc.load_pkl(io.BytesIO(pickle.dumps(nets, protocol=protocol)))):
             for name, var in net.vars.items():
                 np.testing.assert_array_equal(loaded.get_var(name), var.numpy(), err_msg=name)
@@ -406,7 +389,7 @@ def test_oldest_protocols_load_back(protocol):
 def test_copy_and_deepcopy_give_independent_networks():
     import copy
     for family in ('stylegan2', 'progan'):
-        G, _, _ = _family_networks(family)
+        G, _, _ = make_family_networks(family)
         for copied in (copy.deepcopy(G), copy.copy(G)):
             assert type(copied) is type(G) and copied.name == G.name and copied.pickle_version == G.pickle_version
             name, var = next((n, v) for n, v in G.trainables.items() if v.shape.rank)
@@ -452,9 +435,51 @@ def test_stylegan_repo_progan_pickles_load_and_resave_in_their_layout():
 
 
 def test_progan_source_in_a_tfutil_network_is_progans_own_and_nothing_else_is():
-    G, _, _ = _family_networks('progan')
+    G, _, _ = make_family_networks('progan')
     loaded = misc.load_pkl(io.BytesIO(_pickle_with_state(G, lambda s: s.update(build_module_src='def G_paper(\n'))))
     assert type(loaded).__module__ == 'tfutil' and loaded._build_func.__module__ == 'training.networks_progan'
     bad = _pickle_with_state(G, lambda s: s.update(build_module_src='def G_main(\n', build_func_name='G_main'))
     with pytest.raises(ValueError, match='only ProGAN networks are tfutil.Networks'):
         misc.load_pkl(io.BytesIO(bad))
+
+
+# The pickle format written out, independently of Network.__getstate__ / __reduce_ex__: each network a NEWOBJ of
+# NVIDIA's class with its state dict in NVIDIA's key order, each array numpy.ndarray(shape, dtype, bytearray).
+_LAYOUTS = {  # family: (build module, state version, class as pickled)
+    'stylegan2': ('networks_stylegan2', 4, ('dnnlib.tflib.network', 'Network')),
+    'stylegan': ('networks_stylegan', 3, ('dnnlib.tflib.network', 'Network')),
+    'progan': ('networks_progan', 2, ('tfutil', 'Network')),
+    'progan_stylegan': ('networks_progan_stylegan', 3, ('dnnlib.tflib.network', 'Network')),
+}
+
+
+def _expected_pickle(nets, family, protocol):
+    module_name, version, (class_module, class_name) = _LAYOUTS[family]
+    module = importlib.import_module('training.' + module_name)
+
+    class Writer(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, np.ndarray):
+                return np.ndarray, (obj.shape, obj.dtype.str, bytearray(obj.tobytes()))
+            if not isinstance(obj, tflib.Network):
+                return NotImplemented
+            state = {'version': version, 'name': obj.name, 'static_kwargs': dict(obj.static_kwargs),
+                     'components': dict(obj.components), 'build_module_src': module.PICKLE_MODULE_SRC,
+                     'build_func_name': obj.build_func_name,
+                     'variables': [(name, np.asarray(var.numpy())) for name, var in obj.own_vars.items()]}
+            if version == 2:
+                del state['components']
+            return copyreg.__newobj__, (getattr(sys.modules[class_module], class_name),), state
+
+    buf = io.BytesIO()
+    Writer(buf, protocol=protocol).dump(nets)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize('family', list(_LAYOUTS))
+def test_pickle_bytes_are_the_format_written_out(family):
+    """Byte for byte, so that no change of the code that writes pickles alters the format unnoticed (the variables'
+    names, shapes and order are checked against NVIDIA's in the network tests)."""
+    nets = make_family_networks(family)
+    for protocol in (2, 4, 5):
+        assert pickle.dumps(nets, protocol=protocol) == _expected_pickle(nets, family, protocol), protocol

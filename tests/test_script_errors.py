@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from small_networks import make_networks
-from test_network_pickle import _family_networks
+from small_networks import make_family_networks, make_networks
 from training import misc
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +20,7 @@ def files(tmp_path_factory):
     folders and a dataset-less data dir."""
     root = tmp_path_factory.mktemp('inputs')
     misc.save_pkl(make_networks(), str(root / 'stylegan2.pkl'))
-    misc.save_pkl(_family_networks('progan'), str(root / 'progan.pkl'))
+    misc.save_pkl(make_family_networks('progan'), str(root / 'progan.pkl'))
     misc.save_pkl(make_networks()[0], str(root / 'single.pkl'))
     with open(root / 'dict.pkl', 'wb') as f:
         pickle.dump({'a': 1}, f)
