@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import projector
+from lpips_stand_in import TinyLPIPS
 from small_networks import make_networks
 
 
@@ -86,7 +87,6 @@ def test_run_projector_writes_the_original_files(tmp_path, monkeypatch):
     import PIL.Image
     import run_projector
     from metrics import metric_base
-    from test_metrics_ppl_pr import TinyLPIPS
     from training import misc
     (tmp_path / 'metric-data').mkdir()
     TinyLPIPS().write(str(tmp_path / 'metric-data'))
