@@ -26,6 +26,7 @@ import PIL.ImageDraw
 import tensorflow as tf
 
 from training import dataset
+from training.images import crop_and_resize, load_image, to_chw
 
 # Threads that decode and encode images (at most two images in flight per thread).
 NUM_THREADS = min(os.cpu_count() or 1, 16)
@@ -85,43 +86,6 @@ def scan_image(path):
             return image.size[0], image.size[1], image.mode
     except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
         raise ValueError(f'{path}: cannot read the image ({err}).') from None
-
-
-def crop_and_resize(image, resolution, center_crop):
-    """A PIL image made resolution x resolution: its central square (center_crop) or the whole picture padded with
-    black bars to a square, then resized with a Lanczos filter (not at all when it already has that size)."""
-    w, h = image.size
-    if w != h:
-        side = min(w, h) if center_crop else max(w, h)
-        if center_crop:
-            image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
-        else:
-            canvas = PIL.Image.new(image.mode, (side, side))
-            canvas.paste(image, ((side - w) // 2, (side - h) // 2))
-            image = canvas
-    if image.size != (resolution, resolution):
-        image = image.resize((resolution, resolution), PIL.Image.LANCZOS)
-    return image
-
-
-def to_chw(image):
-    """PIL image or HWC/HW array -> uint8 [C, H, W]."""
-    img = np.asarray(image)
-    return img[np.newaxis] if img.ndim == 2 else img.transpose(2, 0, 1)
-
-
-def load_image(path, mode, resolution=None, center_crop=False):
-    """An image file as uint8 [C, H, W] in the given PIL mode ('L' or 'RGB'), optionally cropped/resized."""
-    try:
-        with PIL.Image.open(path) as image:
-            image.load()
-            if image.mode != mode:
-                image = image.convert(mode)
-    except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
-        raise ValueError(f'{path}: cannot read the image ({err}).') from None
-    if resolution is not None:
-        image = crop_and_resize(image, resolution, center_crop)
-    return to_chw(image)
 
 
 def check_image_folder(files, headers, resize):

@@ -14,7 +14,7 @@ import numpy as np
 import dnnlib
 import dnnlib.tflib as tflib
 import pretrained_networks
-from training import misc
+from training.images import convert_to_pil_image
 
 
 def main(argv=None):
@@ -37,7 +37,7 @@ def main(argv=None):
 
     os.makedirs(args.result_dir, exist_ok=True)
     png_filename = os.path.join(args.result_dir, 'example.png')
-    misc.convert_to_pil_image(images[0].transpose(2, 0, 1)).save(png_filename)
+    convert_to_pil_image(images[0].transpose(2, 0, 1)).save(png_filename)
     print('Wrote "%s".' % png_filename)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 import dnnlib
+from dnnlib.tflib.ops.upfirdn_2d import downsample_2d
 from dnnlib.tflib.optimizer import Optimizer
 
 
@@ -36,7 +37,7 @@ def noise_regularization(noise_maps):
             reg += tf.reduce_mean(noise * tf.roll(noise, shift=1, axis=2)) ** 2
             if size <= 8:
                 break
-            noise = tf.reduce_mean(tf.reshape(noise, [1, 1, size // 2, 2, size // 2, 2]), axis=[3, 5])
+            noise = downsample_2d(noise)  # 2x2 box filter.
             size //= 2
     return reg
 
@@ -46,9 +47,7 @@ def to_distance_input(images, max_size=256):
     images = (images + 1) * (255 / 2)
     size = int(images.shape[2])
     if size > max_size:
-        factor = size // max_size
-        channels = int(images.shape[1])
-        images = tf.reduce_mean(tf.reshape(images, [-1, channels, size // factor, factor, size // factor, factor]), axis=[3, 5])
+        images = downsample_2d(images, factor=size // max_size)  # Box filter.
     return images
 
 

@@ -11,12 +11,12 @@ import PIL.Image
 import dnnlib
 import dnnlib.tflib as tflib
 import pretrained_networks
-from training import misc
+from training.images import convert_to_pil_image
 
 
 def to_pil(image: np.ndarray) -> PIL.Image.Image:
     """An HWC uint8 image (3 channels or 1) as a PIL image."""
-    return misc.convert_to_pil_image(image.transpose(2, 0, 1))
+    return convert_to_pil_image(image.transpose(2, 0, 1))
 
 
 def generate_images(network_pkl, seeds, truncation_psi):

@@ -15,20 +15,21 @@ import dnnlib
 import dnnlib.tflib as tflib
 import pretrained_networks
 import projector
-from training import dataset, misc
+from training import dataset
+from training.images import adjust_dynamic_range, load_image, save_image_grid
 
 
 def project_image(proj, targets, png_prefix, num_snapshots):
     """Project one target [1, C, H, W] in [-1, 1]; write the target, num_snapshots steps and the result (.npz)."""
     snapshot_steps = set(proj.num_steps - np.linspace(0, proj.num_steps, num_snapshots, endpoint=False, dtype=int))
-    misc.save_image_grid(targets, png_prefix + 'target.png', drange=[-1, 1])
+    save_image_grid(targets, png_prefix + 'target.png', drange=[-1, 1])
     proj.start(targets)
     while proj.get_cur_step() < proj.num_steps:
         proj.step()
         dist, loss = proj.get_last_losses()
         print('\r%d / %d  distance %-10.4g loss %-10.4g' % (proj.get_cur_step(), proj.num_steps, dist, loss), end='', flush=True)
         if proj.get_cur_step() in snapshot_steps:
-            misc.save_image_grid(proj.get_images(), png_prefix + 'step%04d.png' % proj.get_cur_step(), drange=[-1, 1])
+            save_image_grid(proj.get_images(), png_prefix + 'step%04d.png' % proj.get_cur_step(), drange=[-1, 1])
     print()
     noises = proj.get_noises()
     with dnnlib.util.atomic_write(png_prefix + 'projection.npz') as file:
@@ -60,16 +61,15 @@ def project_real_images(network_pkl, dataset_name, data_dir, num_images, num_sna
     proj.set_network(Gs)
     for image_idx, image in enumerate(_real_images(Gs, dataset_name, data_dir, num_images, images_dir)):
         print('Projecting image %d/%d ...' % (image_idx, num_images))
-        images = misc.adjust_dynamic_range(image[np.newaxis].astype(np.float32), [0, 255], [-1, 1])
+        images = adjust_dynamic_range(image[np.newaxis].astype(np.float32), [0, 255], [-1, 1])
         project_image(proj, targets=images, png_prefix=dnnlib.make_run_dir_path('image%04d-' % image_idx), num_snapshots=num_snapshots)
 
 
 def _real_images(Gs, dataset_name, data_dir, num_images, images_dir):
     """The first num_images uint8 CHW images: of the dataset in file order, or of the image folder (sorted by name),
-    center-cropped and resized to the network's resolution as dataset_tool.py --resize --center-crop does."""
+    center-cropped and resized to the network's resolution as dataset_tool.py --resize --center-crop does (load_image)."""
     channels, resolution = Gs.output_shape[1], Gs.output_shape[2]
     if images_dir is not None:
-        import dataset_tool
         if not os.path.isdir(images_dir):
             raise FileNotFoundError(f'--images: no such folder: {images_dir}')
         files = sorted(f for f in glob.glob(os.path.join(images_dir, '*'))
@@ -77,7 +77,7 @@ def _real_images(Gs, dataset_name, data_dir, num_images, images_dir):
         if not files:
             raise FileNotFoundError(f'--images: no image files (.png, .jpg, .jpeg, .bmp, .webp) in {images_dir}')
         for path in files[:num_images]:
-            yield dataset_tool.load_image(path, 'RGB' if channels == 3 else 'L', resolution, center_crop=True)
+            yield load_image(path, 'RGB' if channels == 3 else 'L', resolution, center_crop=True)
         return
     dataset_obj = dataset.load_dataset(data_dir=data_dir, tfrecord_dir=dataset_name, max_label_size=0, shuffle_mb=0)
     if list(dataset_obj.shape) != list(Gs.output_shape[1:]):

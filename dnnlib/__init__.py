@@ -13,4 +13,9 @@ from .submission.run_context import RunContext
 from .submission.submit import (SubmitTarget, PathType, SubmitConfig, submit_run, get_path_from_template,
                                 convert_path, make_run_dir_path)
 
-submit_config = None  # The active SubmitConfig, set only while a run function runs.
+
+def __getattr__(name: str):
+    """dnnlib.submit_config: the SubmitConfig of the run function running now (None otherwise), as in NVIDIA's dnnlib."""
+    if name == 'submit_config':
+        return submission.run_context.active_config
+    raise AttributeError(f"module 'dnnlib' has no attribute {name!r}")

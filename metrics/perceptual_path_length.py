@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import dnnlib.tflib as tflib
 from dnnlib.tflib import tfutil
+from dnnlib.tflib.ops.upfirdn_2d import downsample_2d
 from metrics import lpips, metric_base
 
 SAMPLES_SEED = 1008
@@ -46,11 +47,7 @@ def crop_face(images):
 def downsample_to_256(images):
     """Box-filter NCHW images by the integer factor height // 256 when it is above 1 (VGG16 works at 224)."""
     factor = images.shape[2] // 256
-    if factor <= 1:
-        return images
-    _, channels, height, width = images.shape
-    images = tf.reshape(images, [-1, channels, height // factor, factor, width // factor, factor])
-    return tf.reduce_mean(images, axis=[3, 5])
+    return downsample_2d(images, factor=factor) if factor > 1 else images
 
 
 def filtered_mean(distances):

@@ -151,7 +151,6 @@ def test_label_options(squares):
     np.testing.assert_array_equal(got_labels, labels[:5])
     random_labels = dset.get_random_labels_np(50)
     assert random_labels.shape == (50, 12) and set(random_labels.argmax(axis=1)) <= set(range(5))
-    assert dset.get_random_labels_tf(3).shape == (3, 12)
     assert dataset.TFRecordDataset(path).get_random_labels_np(4).shape == (4, 0)
 
 

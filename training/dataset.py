@@ -198,10 +198,6 @@ class TFRecordDataset:
         """The labels of all images [num_images, label_size] (what random labels are drawn from); None without labels."""
         return self._np_labels if self.label_size else None
 
-    def get_random_labels_tf(self, minibatch_size):
-        """Labels of uniformly random dataset entries, as a tensor."""
-        return tf.constant(self.get_random_labels_np(minibatch_size))
-
     def get_random_labels_np(self, minibatch_size, rnd=None):
         """Labels of uniformly random dataset entries (zero-width without labels), drawn with the numpy Generator
         rnd if given, else with np.random."""

@@ -31,6 +31,7 @@ from dnnlib.tflib.optimizer import Optimizer
 from training import dataset
 from training import loss as loss_module
 from training import misc
+from training.images import adjust_dynamic_range, save_image_grid, setup_snapshot_image_grid
 
 # ----------------------------------------------------------------------------
 # Schedule: resolution (lod), minibatch, learning rate and tick length as a function of the image count.
@@ -360,7 +361,7 @@ def process_reals(x, lod, level, mirror_augment, drange_data, drange_net):
     """NVIDIA's process_reals, in the step: uint8 reals [N, C, h, h] at the resolution of level = floor(lod) to the
     network's range, mirrored at random (left-right, each image with probability 1/2), faded towards the next coarser
     level by lod - floor(lod), then nearest-upsampled by 2^level to full resolution."""
-    x = misc.adjust_dynamic_range(tf.cast(x, tf.float32), drange_data, drange_net)
+    x = adjust_dynamic_range(tf.cast(x, tf.float32), drange_data, drange_net)
     if mirror_augment:
         flip = tflib.random_uniform([tf.shape(x)[0], 1, 1, 1]) < 0.5
         x = tf.where(flip, tf.reverse(x, axis=[3]), x)
@@ -420,7 +421,7 @@ def training_loop(
         D_loss_args={},                 # Options for the discriminator loss.
         dataset_args={},                # Options for dataset.load_dataset().
         sched_args={},                  # Options for training_schedule().
-        grid_args={},                   # Options for misc.setup_snapshot_image_grid().
+        grid_args={},                   # Options for setup_snapshot_image_grid().
         metrics_callback=None,          # f(network_pkl, run_dir) -> {name: value}, run at every network snapshot (train.py's
                                         # --metrics; training/ does not import metrics/).
         tf_config={},                   # Options for tflib.init_tf().
@@ -463,9 +464,9 @@ def training_loop(
     # Dataset.
     training_set = dataset.load_dataset(data_dir=dnnlib.convert_path(data_dir) if data_dir else None, verbose=True,
                                         **{'shuffle_seed': random_seed, **dataset_args})
-    grid_size, grid_reals, grid_labels = misc.setup_snapshot_image_grid(training_set, **grid_args)
+    grid_size, grid_reals, grid_labels = setup_snapshot_image_grid(training_set, **grid_args)
     if is_chief:
-        misc.save_image_grid(grid_reals, dnnlib.make_run_dir_path('reals.png'), drange=training_set.dynamic_range, grid_size=grid_size)
+        save_image_grid(grid_reals, dnnlib.make_run_dir_path('reals.png'), drange=training_set.dynamic_range, grid_size=grid_size)
 
     # Networks.
     loop_state = dict(cur_nimg=int(resume_kimg * 1000), cur_tick=-1, total_time=float(resume_time), prev_lod=-1.0)
@@ -499,7 +500,7 @@ def training_loop(
     grid_latents = np.random.RandomState(random_seed).randn(np.prod(grid_size), *G.input_shape[1:]).astype(np.float32)
     if loop_state['cur_tick'] < 0 and is_chief:
         grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
-        misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes_init.png'), drange=drange_net, grid_size=grid_size)
+        save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes_init.png'), drange=drange_net, grid_size=grid_size)
 
     summary_writer = tf.summary.create_file_writer(run_dir) if is_chief else tf.summary.create_noop_writer()
     print('Training for %d kimg...\n' % total_kimg)
@@ -564,7 +565,7 @@ def training_loop(
 
             if is_chief and image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done or abort):
                 grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
-                misc.save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes%06d.png' % (cur_nimg // 1000)), drange=drange_net, grid_size=grid_size)
+                save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes%06d.png' % (cur_nimg // 1000)), drange=drange_net, grid_size=grid_size)
             if (network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done)) or abort:
                 loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick, total_time=time.time() - start_time, prev_lod=prev_lod,
                                   minibatch_counter=minibatch_counter, data_position=training_set.position,

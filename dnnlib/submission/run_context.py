@@ -8,6 +8,7 @@ from typing import Any
 
 # The one live RunContext of this process (NVIDIA's code reaches it through RunContext.get()).
 _run_context = None
+active_config = None  # The SubmitConfig of the run function running now (dnnlib.submit_config), else None.
 
 
 def _write_run_txt(run_dir: str, data: dict) -> None:
@@ -93,5 +94,4 @@ class RunContext:
         """The live RunContext, created for dnnlib.submit_config if there is none yet."""
         if _run_context is not None:
             return _run_context
-        import dnnlib
-        return RunContext(getattr(dnnlib, 'submit_config', None))
+        return RunContext(active_config)

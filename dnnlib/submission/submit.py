@@ -97,11 +97,10 @@ def convert_path(path: str, path_type: PathType = PathType.AUTO) -> str:
 
 def make_run_dir_path(*paths: str) -> str:
     """os.path.join of the current run dir and paths; the current directory when no run is active."""
-    import dnnlib  # imported here: dnnlib imports this module
-    submit_config = getattr(dnnlib, 'submit_config', None)
-    if submit_config is None or submit_config.run_dir is None:
+    config = run_context.active_config
+    if config is None or config.run_dir is None:
         return os.path.join(os.getcwd(), *paths)
-    return os.path.join(submit_config.run_dir, *paths)
+    return os.path.join(config.run_dir, *paths)
 
 
 def get_next_run_id(run_dir_root: str) -> int:
@@ -153,7 +152,6 @@ def _populate_run_dir(submit_config: SubmitConfig, run_dir: str) -> None:
 
 def run_wrapper(submit_config: SubmitConfig) -> SubmitConfig:
     """Run submit_config.run_func_name in its run dir, with output teed to log.txt."""
-    import dnnlib  # imported here: dnnlib imports this module
     run_dir = submit_config.run_dir
     # Created up front so that run.txt exists, with the true start time, for the whole run.
     # A context left open by earlier code belongs to another run: close it rather than reuse it.
@@ -161,8 +159,8 @@ def run_wrapper(submit_config: SubmitConfig) -> SubmitConfig:
         run_context._run_context.close()
     ctx = RunContext(submit_config)
     logger = util.Logger(file_name=os.path.join(run_dir, 'log.txt'), file_mode='w', should_flush=True)
-    previous_config = getattr(dnnlib, 'submit_config', None)
-    dnnlib.submit_config = submit_config
+    previous_config = run_context.active_config
+    run_context.active_config = submit_config
     try:
         print('dnnlib: Running %s() on %s...' % (submit_config.run_func_name, submit_config.host_name))
         start_time = time.time()
@@ -185,7 +183,7 @@ def run_wrapper(submit_config: SubmitConfig) -> SubmitConfig:
         ctx.close()
         if run_context._run_context is not None:  # one the run function made after closing ours
             run_context._run_context.close()
-        dnnlib.submit_config = previous_config
+        run_context.active_config = previous_config
         logger.close()
     return submit_config
 

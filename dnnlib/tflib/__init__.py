@@ -5,7 +5,7 @@ from . import network
 from . import ops
 from . import autosummary
 
-from .tfutil import (init_tf, is_tf_expression, run, set_vars, lerp, lerp_clip, default_data_format,
-                     nchw_to, to_nchw, convert_images_to_uint8, convert_images_from_uint8, set_input_shape,
+from .tfutil import (init_tf, is_tf_expression, set_vars, lerp, lerp_clip, default_data_format,
+                     nchw_to, to_nchw, convert_images_to_uint8, set_input_shape,
                      reproducible_random, random_normal, random_uniform)
 from .network import Network, get_variable, variable_scope, init_normal, init_zeros

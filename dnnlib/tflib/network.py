@@ -23,6 +23,7 @@ from tensorflow.python.ops import resource_variable_ops
 
 from .. import util
 from . import network_pickle, tfutil
+from .ops.upfirdn_2d import downsample_2d
 
 # The state layout a network's pickle gets, by the original that defined its build function: 4 = StyleGAN2 (also
 # read by its legacy.py), 3 = StyleGAN, 2 = ProGAN. A module of build functions may say which (PICKLE_STATE_VERSION).
@@ -187,8 +188,7 @@ def _legacy_output_transform_func(*outputs, out_mul=1.0, out_add=0.0, out_shrink
     if out_add != 0.0:
         outputs = [x + out_add for x in outputs]
     if out_shrink > 1:
-        outputs = [tfutil.to_nchw(tf.nn.avg_pool2d(tfutil.nchw_to(x, 'NHWC'), out_shrink, out_shrink, 'VALID'), 'NHWC')
-                   for x in outputs]
+        outputs = [downsample_2d(x, factor=out_shrink) for x in outputs]  # Box filter.
     if out_dtype is not None:
         if tf.as_dtype(out_dtype).is_integer:
             outputs = [tf.round(x) for x in outputs]
@@ -314,8 +314,8 @@ class Network(tf.Module):
         return copyreg.__newobj__, (type(self),), state
 
     def __setstate__(self, state: dict) -> None:
-        raise TypeError('Network pickles must be read with training.misc.load_pkl() or '
-                        'pretrained_networks.load_networks(), which never execute code from the file.')
+        raise TypeError('Network pickles are not read with pickle.load, which would run the code the file embeds: '
+                        'read them with the application\'s load_pkl(), which rebuilds each network from its state.')
 
     # -- properties -------------------------------------------------------------
 

@@ -1,12 +1,13 @@
 """Small TensorFlow helpers used across the project (TF2 counterparts of NVIDIA's tfutil)."""
 
 import contextlib
-import os
 import threading
 from typing import Any, List, Union
 
 import numpy as np
 import tensorflow as tf
+
+from .ops.upfirdn_2d import downsample_2d
 
 TfExpression = Union[tf.Tensor, tf.Variable]
 TfExpressionEx = Union[TfExpression, int, float, np.ndarray]
@@ -15,7 +16,6 @@ TfExpressionEx = Union[TfExpression, int, float, np.ndarray]
 def init_tf(config_dict: dict = None) -> None:
     """Seed numpy and TensorFlow and let GPU memory grow on demand, like the original's init_tf()."""
     cfg = dict(config_dict or {})
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
     seed = cfg.get('rnd.np_random_seed', None)
     if seed is not None:
         np.random.seed(seed)
@@ -34,13 +34,6 @@ def init_tf(config_dict: dict = None) -> None:
 def is_tf_expression(x: Any) -> bool:
     """Is x a TensorFlow tensor or variable (as opposed to a Python or numpy value)?"""
     return isinstance(x, (tf.Tensor, tf.Variable, tf.Operation))
-
-
-def run(*args, **kwargs) -> Any:
-    """Evaluate tensors or variables to numpy, keeping the structure (TF1's session.run, eagerly)."""
-    del kwargs
-    values = tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, 'numpy') else t, args)
-    return values[0] if len(values) == 1 else values
 
 
 def set_vars(var_to_value_dict: dict) -> None:
@@ -82,21 +75,12 @@ def convert_images_to_uint8(images: TfExpression, drange=(-1, 1), nchw_to_nhwc: 
     """Map float images in `drange` to uint8 with rounding and saturation (usable as an output transform)."""
     images = tf.cast(images, tf.float32)
     if shrink > 1:
-        n, c, h, w = tf.unstack(tf.shape(images))
-        images = tf.reduce_mean(tf.reshape(images, [n, c, h // shrink, shrink, w // shrink, shrink]), axis=[3, 5])
+        images = downsample_2d(images, factor=shrink)  # Box filter.
     if nchw_to_nhwc:
         images = tf.transpose(images, [0, 2, 3, 1])
     scale = 255 / (drange[1] - drange[0])
     images = images * scale + (0.5 - drange[0] * scale)
     return tf.saturate_cast(images, tf.uint8)
-
-
-def convert_images_from_uint8(images: TfExpression, drange=(-1, 1), nhwc_to_nchw: bool = False) -> TfExpression:
-    """Map uint8 images to floats in `drange` (usable as an input transform)."""
-    images = tf.cast(images, tf.float32)
-    if nhwc_to_nchw:
-        images = tf.transpose(images, [0, 3, 1, 2])
-    return images * ((drange[1] - drange[0]) / 255) + drange[0]
 
 
 def set_input_shape(x: TfExpression, shape: List[Any], what: str) -> TfExpression:
