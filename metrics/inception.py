@@ -13,7 +13,6 @@ The tensors used, as TTUR and improved-gan use them:
                               reshapes to the constant [1, 2048].
 """
 
-import hashlib
 import os
 
 import numpy as np
@@ -84,8 +83,7 @@ class Inception:
             if name not in names:
                 raise ValueError(f'{path} has no tensor {name} ({role}): it is not the Inception graph {GRAPH_FILE} '
                                  f'published at {PUBLISHED_AT}.')
-        with open(path, 'rb') as file:
-            self.fingerprint = hashlib.md5(file.read()).hexdigest()  # Keys the cached statistics of the reals.
+        self.fingerprint = metric_base.file_md5(path)  # Keys the cached statistics of the reals.
 
         def features_and_probs(outputs):
             pool3, matmul = outputs

@@ -43,6 +43,12 @@ def metric_file(filename, metric_name, published_at):
     return path
 
 
+def file_md5(path):
+    """The MD5 of a file's bytes, read in chunks."""
+    with open(path, 'rb') as file:
+        return hashlib.file_digest(file, 'md5').hexdigest()
+
+
 _feature_networks = {}  # (path, size, mtime) -> network: each file is read once per process, again if it changes.
 
 
@@ -146,20 +152,28 @@ class MetricBase:
         print('%s: %d / %d %s, %.1f %s/s, %s left' % (self.name, done, total, what, rate, what,
                                                       dnnlib.util.format_time(eta)), flush=True)
 
-    def _collect(self, func, minibatches, num_images, what):
-        """func(minibatch) for the first num_images images of a stream of minibatches, as one float32 array, with
-        progress reports."""
-        result, done = None, 0
+    def _first_images(self, minibatches, num_images, what='images'):
+        """(index of its first image, minibatch) for the minibatches of a stream, cut to its first num_images images,
+        with progress reports."""
+        done = 0
         self._report_progress(0, num_images, what)
         for images in minibatches:
-            values = np.asarray(func(images[:num_images - done]))
+            images = images[:num_images - done]
+            yield done, images
+            done += images.shape[0]
+            self._report_progress(done, num_images, what)
+            if done == num_images:
+                return
+
+    def _collect(self, func, minibatches, num_images, what):
+        """func(minibatch) for the first num_images images of a stream of minibatches, as one float32 array."""
+        result = None
+        for done, images in self._first_images(minibatches, num_images, what):
+            values = np.asarray(func(images))
             if result is None:
                 result = np.empty([num_images] + list(values.shape[1:]), np.float32)
             result[done:done + values.shape[0]] = values
-            done += values.shape[0]
-            self._report_progress(done, num_images, what)
-            if done == num_images:
-                return result
+        return result
 
     # -- reals ----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ The fakes' latents, labels and noise seeds come from default_rng(FAKE_LATENTS_SE
 import numpy as np
 
 from metrics import metric_base
+from metrics.filters import correlate_valid
 
 FAKE_LATENTS_SEED = 1005
 _DEFAULT_WEIGHTS = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
@@ -26,15 +27,7 @@ def _gaussian_taps(size, sigma):
 
 def _filter_valid(images, taps):
     """'valid' correlation of NHWC images with the separable window taps x taps (symmetric, so also convolution)."""
-    for axis in (1, 2):
-        size = images.shape[axis] - len(taps) + 1
-        window = [slice(None)] * images.ndim
-        out = 0
-        for offset, tap in enumerate(taps):
-            window[axis] = slice(offset, offset + size)
-            out = out + tap * images[tuple(window)]
-        images = out
-    return images
+    return correlate_valid(correlate_valid(images, taps, axis=1), taps, axis=2)
 
 
 def _ssim_and_cs(img1, img2, max_val, filter_size, filter_sigma, k1, k2):
@@ -107,13 +100,8 @@ class MSSSIM(metric_base.MetricBase):
 
     def _mean_msssim(self, minibatches):
         """The mean MS-SSIM of the consecutive pairs of the stream's first num_images images."""
-        total, done = 0.0, 0
-        self._report_progress(0, self.num_images)
-        for images in minibatches:
-            images = images[:self.num_images - done].transpose(0, 2, 3, 1)
+        total = 0.0
+        for _, images in self._first_images(minibatches, self.num_images):
+            images = images.transpose(0, 2, 3, 1)
             total += msssim(images[0::2], images[1::2]) * (images.shape[0] // 2)
-            done += images.shape[0]
-            self._report_progress(done, self.num_images)
-            if done == self.num_images:
-                break
         return total / (self.num_images // 2)

@@ -16,6 +16,7 @@ algorithms TensorFlow picks anew in each process.
 import numpy as np
 
 from metrics import metric_base
+from metrics.filters import correlate_valid
 
 NHOOD_SIZE = 7
 NHOODS_PER_IMAGE = 128
@@ -39,13 +40,7 @@ _BINOMIAL_TAPS = np.float32([1, 4, 6, 4, 1]) / 16
 def _filter_axis(images, axis, taps):
     pad = [(0, 0)] * images.ndim
     pad[axis] = (len(taps) // 2, len(taps) // 2)
-    padded = np.pad(images, pad, mode='reflect')
-    window = [slice(None)] * images.ndim
-    out = np.zeros_like(images)
-    for offset, tap in enumerate(taps):
-        window[axis] = slice(offset, offset + images.shape[axis])
-        out += tap * padded[tuple(window)]
-    return out
+    return correlate_valid(np.pad(images, pad, mode='reflect'), taps, axis)
 
 
 def pyr_down(images):
@@ -177,10 +172,7 @@ class SWD(metric_base.MetricBase):
         """The normalized descriptors [num_images * 128, 147] of each level of num_images images of the stream."""
         shape = [self.num_images * NHOODS_PER_IMAGE, 3, NHOOD_SIZE, NHOOD_SIZE]
         desc = [np.empty(shape, np.float32) for _ in resolutions]
-        done = 0
-        self._report_progress(0, self.num_images)
-        for images in minibatches:
-            images = images[:self.num_images - done]
+        for done, images in self._first_images(minibatches, self.num_images):
             if images.shape[1] == 1:
                 images = np.tile(images, [1, 3, 1, 1])  # Grayscale as RGB, as ProGAN feeds it.
             if list(images.shape[1:]) != [3, resolution, resolution]:
@@ -193,8 +185,4 @@ class SWD(metric_base.MetricBase):
                 ys, xs = np.stack([c[0] for c in centers]), np.stack([c[1] for c in centers])
                 rows = slice(done * NHOODS_PER_IMAGE, (done + images.shape[0]) * NHOODS_PER_IMAGE)
                 desc[lod][rows] = get_descriptors(level, ys, xs, NHOOD_SIZE)
-            done += images.shape[0]
-            self._report_progress(done, self.num_images)
-            if done == self.num_images:
-                break
         return [finalize_descriptors(d) for d in desc]

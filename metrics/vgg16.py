@@ -6,7 +6,6 @@ a conversion of the weights the Oxford VGG group released), read from the metric
 tf.keras.applications.VGG16(weights=path): this Keras model is the project's only one, a fixed feature extractor.
 """
 
-import hashlib
 
 import numpy as np
 import tensorflow as tf
@@ -32,11 +31,7 @@ class VGG16Features:
             tf.keras.backend.set_image_data_format(data_format)
         self._fc2 = tf.keras.Model(model.input, model.get_layer('fc2').output)
         self._features = tf.function(self._compute, input_signature=[tf.TensorSpec([None, 3, None, None], tf.uint8)])
-        md5 = hashlib.md5()
-        with open(path, 'rb') as file:
-            for chunk in iter(lambda: file.read(1 << 24), b''):
-                md5.update(chunk)
-        self.fingerprint = md5.hexdigest()
+        self.fingerprint = metric_base.file_md5(path)
 
     def _compute(self, images):
         x = tf.cast(tf.transpose(images, [0, 2, 3, 1]), tf.float32)
