@@ -107,7 +107,8 @@ _examples = '''examples:
   python %(prog)s generate-images --network=stylegan2-ffhq-config-f.pkl --seeds=66,230,389,1518 --truncation-psi=1.0
 
   # Style mixing grid (the style mixing video clip)
-  python %(prog)s style-mixing-example --network=stylegan2-ffhq-config-f.pkl --row-seeds=85,100,75,458,1500 --col-seeds=55,821,1789,293 --truncation-psi=1.0
+  python %(prog)s style-mixing-example --network=stylegan2-ffhq-config-f.pkl --row-seeds=85,100,75,458,1500 \\
+      --col-seeds=55,821,1789,293 --truncation-psi=1.0
 
 --network takes a local path, a URL, or NVIDIA's names like gdrive:networks/stylegan2-ffhq-config-f.pkl
 (downloaded once into .stylegan2-cache; offline, download the file yourself and pass its path).
@@ -127,15 +128,20 @@ Run 'python %(prog)s <subcommand> --help' for subcommand help.''',
     parser_generate_images.add_argument('--network', help='Network pickle filename', dest='network_pkl', required=True)
     parser_generate_images.add_argument('--seeds', type=dnnlib.util.parse_num_range, help='List of random seeds', required=True)
     parser_generate_images.add_argument('--truncation-psi', type=float, help='Truncation psi (default: %(default)s)', default=0.5)
-    parser_generate_images.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
+    parser_generate_images.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)',
+                                        default='results', metavar='DIR')
 
     parser_style_mixing = subparsers.add_parser('style-mixing-example', help='Generate style mixing video')
     parser_style_mixing.add_argument('--network', help='Network pickle filename', dest='network_pkl', required=True)
-    parser_style_mixing.add_argument('--row-seeds', type=dnnlib.util.parse_num_range, help='Random seeds to use for image rows', required=True)
-    parser_style_mixing.add_argument('--col-seeds', type=dnnlib.util.parse_num_range, help='Random seeds to use for image columns', required=True)
-    parser_style_mixing.add_argument('--col-styles', type=dnnlib.util.parse_num_range, help='Style layer range (default: %(default)s)', default='0-6')
+    parser_style_mixing.add_argument('--row-seeds', type=dnnlib.util.parse_num_range, help='Random seeds to use for image rows',
+                                     required=True)
+    parser_style_mixing.add_argument('--col-seeds', type=dnnlib.util.parse_num_range, help='Random seeds to use for image columns',
+                                     required=True)
+    parser_style_mixing.add_argument('--col-styles', type=dnnlib.util.parse_num_range, help='Style layer range (default: %(default)s)',
+                                     default='0-6')
     parser_style_mixing.add_argument('--truncation-psi', type=float, help='Truncation psi (default: %(default)s)', default=0.5)
-    parser_style_mixing.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
+    parser_style_mixing.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)',
+                                     default='results', metavar='DIR')
 
     kwargs = vars(parser.parse_args(argv))
     subcmd = kwargs.pop('command')

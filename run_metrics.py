@@ -59,7 +59,8 @@ def main(argv=None):
     parser.add_argument('--metrics', help='Metrics to compute (default: %(default)s)', default='fid50k', type=_parse_metrics)
     parser.add_argument('--dataset', help='Training dataset', required=True)
     parser.add_argument('--data-dir', help='Dataset root directory', required=True)
-    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, type=dnnlib.util.parse_bool, metavar='BOOL')
+    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, type=dnnlib.util.parse_bool,
+                        metavar='BOOL')
     parser.add_argument('--num-gpus', help='Number of GPUs to use', type=int, default=1, metavar='N')
     parser.add_argument('--metric-data', help=f'Folder with the feature network files (default: ${metric_base.METRIC_DATA_ENV} '
                         f'or the cache directory)', default=None, metavar='DIR')

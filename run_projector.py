@@ -119,7 +119,8 @@ $STYLEGAN2_METRIC_DATA); nothing is downloaded.
 
 
 def main(argv=None):
-    parser = dnnlib.util.ArgumentParser(description='StyleGAN2 projector.\n\nRun \'python %(prog)s <subcommand> --help\' for subcommand help.',
+    parser = dnnlib.util.ArgumentParser(description='StyleGAN2 projector.\n\nRun \'python %(prog)s <subcommand> --help\' for subcommand '
+                                        'help.',
                                      epilog=_examples, formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(help='Sub-commands', dest='command')
 
