@@ -15,7 +15,7 @@ import pytest
 import dnnlib.tflib as tflib
 from training import networks_progan as nets
 from training import networks_progan_stylegan as nets_stylegan_repo
-from training import networks_stylegan2
+from training import layers
 
 SQRT2 = np.sqrt(2)
 SMALL = dict(num_channels=3, resolution=32, fmap_base=128, fmap_max=32, latent_size=32)  # nf: 32, 32, 32, 16, 8.
@@ -170,11 +170,11 @@ def layer_build(x_in, layer='up', in_fmaps=3, fmaps=4, size=6, use_wscale=True, 
     x = tflib.nchw_to(tflib.set_input_shape(x_in, [None, in_fmaps, size, size], 'x'), fmt)
     with tflib.variable_scope('Layer'):
         if layer == 'up':
-            y = nets.upscale2d_conv2d(x, fmaps=fmaps, kernel=3, use_wscale=use_wscale, fmt=fmt)
+            y = layers.upscale2d_conv2d(x, fmaps=fmaps, kernel=3, use_wscale=use_wscale, weight_in_out=False, fmt=fmt)
         elif layer == 'down':
-            y = networks_stylegan2.conv2d_layer(x, fmaps=fmaps, kernel=3, down=True, gain=SQRT2, fmt=fmt)
+            y = layers.conv2d_layer(x, fmaps=fmaps, kernel=3, down=True, gain=SQRT2, fmt=fmt)
         else:
-            y = nets.pixel_norm(x, epsilon=0.5, fmt=fmt)
+            y = layers.pixel_norm(x, epsilon=0.5, fmt=fmt)
     return tflib.to_nchw(y, fmt)
 
 
@@ -343,7 +343,7 @@ def test_minibatch_stddev_feature_is_the_strided_group_stddev():
     """D's extra 4x4 feature map (minibatch_stddev_layer with ProGAN's one feature): the mean stddev of the sample's group."""
     def build(x_in, **_kwargs):
         x = tflib.set_input_shape(x_in, [None, 2, 4, 4], 'x')
-        return tflib.to_nchw(networks_stylegan2.minibatch_stddev_layer(tflib.nchw_to(x, 'NHWC'), 4, fmt='NHWC'), 'NHWC')
+        return tflib.to_nchw(layers.minibatch_stddev_layer(tflib.nchw_to(x, 'NHWC'), 4, fmt='NHWC'), 'NHWC')
     net = tflib.Network('M', func_name=build)
     x = np.random.RandomState(8).randn(8, 2, 4, 4)  # Groups of 4: {0, 2, 4, 6} and {1, 3, 5, 7}.
     np.testing.assert_allclose(net.run(x), np_mbstd(x, 4), rtol=1e-5, atol=1e-6)

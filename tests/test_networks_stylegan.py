@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import dnnlib.tflib as tflib
+from training import layers
 from training import networks_stylegan as nets
 
 SQRT2 = np.sqrt(2)
@@ -421,16 +422,16 @@ def test_blur_against_numpy(f):
     x = np.random.RandomState(8).randn(2, 3, 5, 6)
     expected = np_blur(x, f)
     for fmt in ('NHWC', 'NCHW'):
-        got = tflib.to_nchw(nets.blur2d(tflib.nchw_to(tf.constant(x, tf.float32), fmt), f, fmt=fmt), fmt).numpy()
+        got = tflib.to_nchw(layers.blur2d(tflib.nchw_to(tf.constant(x, tf.float32), fmt), f, fmt=fmt), fmt).numpy()
         assert_close(got, expected, tol=1e-5)
     with pytest.raises(ValueError, match='odd'):
-        nets.blur2d(tf.zeros([1, 1, 4, 4]), [1, 1])
+        layers.blur2d(tf.zeros([1, 1, 4, 4]), [1, 1])
 
 
 def upconv_build(x_in, size=8, fused_scale='auto', fmt='NHWC', **_kwargs):
     x = tflib.nchw_to(tflib.set_input_shape(x_in, [None, 2, size, size], 'x'), fmt)
     with tflib.variable_scope('Layer'):
-        return tflib.to_nchw(nets.upscale2d_conv2d(x, fmaps=3, kernel=3, fused_scale=fused_scale, fmt=fmt), fmt)
+        return tflib.to_nchw(layers.upscale2d_conv2d(x, fmaps=3, kernel=3, fused_scale=fused_scale, fmt=fmt), fmt)
 
 
 @pytest.mark.parametrize('size,fused_scale,fused', [(8, True, True), (8, False, False), (64, 'auto', True), (32, 'auto', False)])

@@ -249,18 +249,6 @@ def test_training_mode_tracks_dlatent_avg():
     np.testing.assert_allclose(G.get_var('dlatent_avg'), w0.mean(axis=0) * (1 - 0.995), rtol=1e-4, atol=1e-7)
 
 
-def test_minibatch_stddev_groups_are_strided():
-    x = np.random.RandomState(4).randn(4, 2, 3, 3).astype(np.float32)
-    for fmt in ('NCHW', 'NHWC'):
-        y = tflib.to_nchw(nets.minibatch_stddev_layer(tflib.nchw_to(tf.constant(x), fmt), group_size=2, fmt=fmt), fmt).numpy()
-        # Groups {0, 2} and {1, 3}: sample i sits in group i mod 2.
-        for group in ([0, 2], [1, 3]):
-            std = np.sqrt(x[group].var(axis=0) + 1e-8).mean()
-            for i in group:
-                np.testing.assert_allclose(y[i, 2], np.full([3, 3], std), rtol=1e-5)
-        np.testing.assert_array_equal(y[:, :2], x)
-
-
 def test_moving_average_clone_and_copy():
     G = small_G()
     Gs = G.clone('Gs')

@@ -3,6 +3,7 @@
 Inputs and outputs are NCHW like NVIDIA's; inside, the layers compute in the layout that suits the device (NCHW on
 GPUs, NHWC on CPUs), or the one data_format asks for. Variable names, shapes, creation order, initializers and
 arguments are those of NVIDIA's networks.py in progressive_growing_of_gans, so its pickles load here and ours load there.
+The layers these networks share with the StyleGAN and StyleGAN2 ones are in training/layers.py.
 """
 
 import numpy as np
@@ -10,12 +11,10 @@ import tensorflow as tf
 
 import dnnlib
 import dnnlib.tflib as tflib
-from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d, upsample_conv_2d
-from training.networks_stylegan2 import (pixel_norm, channel_axis, get_weight, dense_layer, conv2d_layer, apply_bias_act,
-                                         minibatch_stddev_layer, nf_func, compute_layout, generator_levels,
-                                         discriminator_levels)
-
-# Build functions take every parameter as a keyword argument and import nothing application-specific.
+from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d
+from training.layers import (compute_layout, nf_func, dense_layer, conv2d_layer, upscale2d_conv2d, apply_bias_act,
+                             pixel_norm, minibatch_stddev_layer, check_structure, generator_levels,
+                             discriminator_levels)
 
 # The build functions a pickle may name (anything else in this module is a helper).
 BUILD_FUNCTIONS = ('G_paper', 'D_paper')
@@ -34,29 +33,7 @@ PICKLE_MODULE_SRC = (
 STRUCTURES = (None, 'auto', 'linear', 'recursive')
 
 # ----------------------------------------------------------------------------
-# Layers. `fmt` is the data format the activations are in.
-
-
-def upscale2d_conv2d(x, fmaps, kernel, gain=np.sqrt(2), use_wscale=True, fmt='NCHW', weight_in_out=False):
-    """Nearest-neighbour upsampling by 2, then a convolution, as one transposed convolution.
-
-    The weight is stored [kernel, kernel, fmaps_out, fmaps_in], the filter layout of a transposed convolution (or,
-    weight_in_out, [kernel, kernel, fmaps_in, fmaps_out] as NVlabs/stylegan's copy of this network stores it and
-    transposes it in the graph): it acts on the upsampled image as the spatially flipped kernel, and its fan-in is
-    kernel * kernel * fmaps_in either way.
-    """
-    assert kernel >= 1 and kernel % 2 == 1
-    in_fmaps = int(x.shape[channel_axis(fmt)])
-    shape = [kernel, kernel, in_fmaps, fmaps] if weight_in_out else [kernel, kernel, fmaps, in_fmaps]
-    w = get_weight(shape, gain=gain, use_wscale=use_wscale, fan_in=kernel * kernel * in_fmaps)
-    if not weight_in_out:
-        w = tf.transpose(w, [0, 1, 3, 2])  # As an ordinary convolution weight [k, k, in, out].
-    return upsample_conv_2d(x, tf.cast(tf.reverse(w, axis=[0, 1]), x.dtype), data_format=fmt)
-
-
-def check_structure(structure):
-    if structure not in STRUCTURES:
-        raise ValueError(f"structure must be 'linear', 'recursive', 'auto' or None, got {structure!r}.")
+# Argument checks.
 
 
 def check_min_lod(min_lod, resolution_log2):
@@ -93,7 +70,7 @@ def G_paper(
         **_kwargs):                     # Other arguments are for other networks.
 
     del is_template_graph
-    check_structure(structure)
+    check_structure(structure, STRUCTURES)
     resolution_log2 = dnnlib.util.check_power_of_two(resolution, 'resolution')
     check_min_lod(min_lod, resolution_log2)
     nf = nf_func(fmap_base, fmap_decay, 0, fmap_max)  # ProGAN has no minimum.
@@ -126,8 +103,8 @@ def G_paper(
                 return x
             if fused_scale:
                 with tflib.variable_scope('Conv0_up'):
-                    x = bias_act_norm(upscale2d_conv2d(x, fmaps=nf(res - 1), kernel=3, use_wscale=use_wscale, fmt=fmt,
-                                                       weight_in_out=fused_weight_in_out))
+                    x = bias_act_norm(upscale2d_conv2d(x, fmaps=nf(res - 1), kernel=3, use_wscale=use_wscale,
+                                                       weight_in_out=fused_weight_in_out, fmt=fmt))
             else:
                 x = upsample_2d(x, data_format=fmt)  # Default kernel: nearest neighbour.
                 with tflib.variable_scope('Conv0'):
@@ -167,7 +144,7 @@ def D_paper(
         **_kwargs):                     # Other arguments are for other networks.
 
     del is_template_graph
-    check_structure(structure)
+    check_structure(structure, STRUCTURES)
     resolution_log2 = dnnlib.util.check_power_of_two(resolution, 'resolution')
     check_min_lod(min_lod, resolution_log2)
     nf = nf_func(fmap_base, fmap_decay, 0, fmap_max)  # ProGAN has no minimum.

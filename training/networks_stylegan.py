@@ -4,6 +4,7 @@ Inputs and outputs are NCHW like NVIDIA's; inside, the layers compute in the lay
 GPUs, NHWC on CPUs), or the one data_format asks for. Variable names, shapes, creation order, initializers and
 arguments are those of NVIDIA's training/networks_stylegan.py (NVlabs/stylegan; NVlabs/stylegan2 ships the same
 file for its config-a), so its pickles load here and ours load there.
+The layers these networks share with the StyleGAN2 and ProGAN ones are in training/layers.py.
 """
 
 import numpy as np
@@ -11,12 +12,9 @@ import tensorflow as tf
 
 import dnnlib
 import dnnlib.tflib as tflib
-from dnnlib.tflib.ops.upfirdn_2d import filter_2d, upsample_conv_2d
-from training.networks_stylegan2 import (pixel_norm, get_weight, dense_layer, conv2d_layer, apply_bias_act, minibatch_stddev_layer,
-                                         nf_func, compute_layout, channel_axis, d_inputs, generator_levels,
-                                         discriminator_levels)
-
-# Build functions take every parameter as a keyword argument and import nothing application-specific.
+from training.layers import (channel_axis, compute_layout, nf_func, dense_layer, conv2d_layer, upscale2d_conv2d,
+                             apply_bias_act, blur2d, pixel_norm, minibatch_stddev_layer, check_structure,
+                             generator_levels, discriminator_levels, static_off, mapping_network, d_inputs)
 
 # The build functions a pickle may name (anything else in this module is a helper).
 BUILD_FUNCTIONS = ('G_style', 'G_mapping', 'G_synthesis', 'D_basic')
@@ -35,8 +33,9 @@ PICKLE_MODULE_SRC = (
 STRUCTURES = ('auto', 'fixed', 'linear', 'recursive')
 
 # ----------------------------------------------------------------------------
-# Layers. `fmt` is the data format the activations are in. The rectifiers' gain sqrt(2) is folded into the
-# weights of the layer before them (get_weight's gain), so the activations themselves have gain 1.
+# StyleGAN's own layers (the shared ones are in training/layers.py). `fmt` is the data format the activations
+# are in. The rectifiers' gain sqrt(2) is folded into the weights of the layer before them (get_weight's gain), so
+# the activations themselves have gain 1.
 
 
 def check_rectifier(nonlinearity):
@@ -75,42 +74,6 @@ def apply_noise(x, noise_var, randomize_noise, fmt='NCHW'):
         weight = tflib.get_variable('weight', [int(x.shape[channel_axis(fmt)])], tflib.init_zeros())
     per_map = [1, -1, 1, 1] if fmt == 'NCHW' else [1, 1, 1, -1]
     return x + noise * tf.reshape(tf.cast(weight, x.dtype), per_map)
-
-
-def blur2d(x, f=[1, 2, 1], fmt='NCHW'):
-    """The original's blur: correlation with the normalized filter (outer product if 1D), zero padded to keep the size.
-
-    filter_2d convolves, so it gets the filter flipped; its padding is the original's for odd filter sizes only.
-    """
-    f = np.asarray(f, dtype=np.float32)
-    if f.shape[0] % 2 == 0:
-        raise ValueError(f'blur_filter must have an odd size, got {f.tolist()}.')
-    return filter_2d(x, np.flip(f), data_format=fmt)
-
-
-def upscale2d_conv2d(x, fmaps, kernel, fused_scale='auto', gain=np.sqrt(2), use_wscale=True, fmt='NCHW'):
-    """Nearest-neighbour upsampling by 2, then a convolution; fused ('auto': outputs from 128x128 on), the original's
-    transposed convolution instead.
-
-    Its 4x4 kernel is the sum of the four shifted copies of the weight, not flipped: it equals the upsampling and
-    convolution with the weight flipped spatially, so the two forms give different images for the same weights.
-    """
-    if fused_scale == 'auto':
-        fused_scale = int(x.shape[2 if fmt == 'NCHW' else 1]) * 2 >= 128
-    w = get_weight([kernel, kernel, int(x.shape[channel_axis(fmt)]), fmaps], gain=gain, use_wscale=use_wscale)
-    if fused_scale:
-        w = tf.reverse(w, axis=[0, 1])
-    return upsample_conv_2d(x, tf.cast(w, x.dtype), data_format=fmt)
-
-
-def check_structure(structure):
-    if structure not in STRUCTURES:
-        raise ValueError(f'structure must be one of {", ".join(STRUCTURES)}, got {structure!r}.')
-
-
-def static_off(value, is_off):
-    """None if value is a number for which is_off holds (a tensor is never known to be off), else value."""
-    return None if value is not None and not tflib.is_tf_expression(value) and is_off(value) else value
 
 
 # ----------------------------------------------------------------------------
@@ -197,26 +160,10 @@ def G_mapping(
         dtype='float32',                # Data type of the activations.
         **_kwargs):                     # Other arguments are for other networks.
 
-    act = check_rectifier(mapping_nonlinearity)
-    z = tf.cast(tflib.set_input_shape(latents_in, [None, latent_size], 'G_mapping: latents_in'), dtype)
-    labels = tf.cast(tflib.set_input_shape(labels_in, [None, label_size], 'G_mapping: labels_in'), dtype)
-
-    if label_size:
-        with tflib.variable_scope('LabelConcat'):
-            embedding = tflib.get_variable('weight', [label_size, latent_size], tflib.init_normal())  # Used as stored.
-            z = tf.concat([z, tf.matmul(labels, tf.cast(embedding, dtype))], axis=1)
-
-    x = pixel_norm(z) if normalize_latents else z
-    for layer_idx in range(mapping_layers):
-        with tflib.variable_scope('Dense%d' % layer_idx):
-            fmaps = dlatent_size if layer_idx == mapping_layers - 1 else mapping_fmaps
-            # The gain sits in the weight, so unlike StyleGAN2's mapping it does not scale the bias.
-            x = dense_layer(x, fmaps=fmaps, gain=np.sqrt(2), use_wscale=use_wscale, lrmul=mapping_lrmul)
-            x = apply_bias_act(x, act=act, gain=1, lrmul=mapping_lrmul)
-
-    if dlatent_broadcast is not None:
-        x = tf.tile(x[:, np.newaxis], [1, dlatent_broadcast, 1])
-    return tf.identity(x, name='dlatents_out')
+    # The gain sits in the weight, so unlike StyleGAN2's mapping it does not scale the bias.
+    return mapping_network(latents_in, labels_in, latent_size, label_size, dlatent_size, dlatent_broadcast,
+                           mapping_layers, mapping_fmaps, mapping_lrmul, act=check_rectifier(mapping_nonlinearity),
+                           use_wscale=use_wscale, normalize_latents=normalize_latents, gain_in_weight=True, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------
@@ -253,7 +200,7 @@ def G_synthesis(
     nf = nf_func(fmap_base, fmap_decay, 0, fmap_max)
     act = check_rectifier(nonlinearity)
     gain = np.sqrt(2)
-    check_structure(structure)
+    check_structure(structure, STRUCTURES)
     fmt = compute_layout(data_format)
     if is_template_graph or force_clean_graph:
         randomize_noise = False
@@ -344,7 +291,7 @@ def D_basic(
     nf = nf_func(fmap_base, fmap_decay, 0, fmap_max)
     act = check_rectifier(nonlinearity)
     gain = np.sqrt(2)
-    check_structure(structure)
+    check_structure(structure, STRUCTURES)
     fmt = compute_layout(data_format)
     images_in, labels_in = d_inputs(images_in, labels_in, num_channels, resolution, label_size, dtype, fmt)
     lod_in = tf.cast(tflib.get_variable('lod', [], tflib.init_zeros(), trainable=False), dtype)

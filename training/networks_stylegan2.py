@@ -6,6 +6,7 @@ argument data_format='NCHW' or 'NHWC' picks the layout regardless of the device 
 layout on a CPU, which needs oneDNN: TF_ENABLE_ONEDNN_OPTS=1).
 Variable names, shapes, initializers and arguments are those of NVIDIA's networks_stylegan2.py, so
 its pickles load here and ours load there.
+The layers these networks share with the StyleGAN and ProGAN ones are in training/layers.py.
 """
 
 import numpy as np
@@ -13,10 +14,10 @@ import tensorflow as tf
 
 import dnnlib
 import dnnlib.tflib as tflib
-from dnnlib.tflib.ops.fused_bias_act import fused_bias_act
-from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d, upsample_conv_2d, conv_downsample_2d
-
-# Build functions take every parameter as a keyword argument and import nothing application-specific.
+from dnnlib.tflib.ops.upfirdn_2d import upsample_2d, downsample_2d
+from training.layers import (channel_axis, compute_layout, nf_func, get_weight, dense_layer, conv2d_layer,
+                             resample_conv2d, apply_bias_act, minibatch_stddev_layer, generator_levels,
+                             discriminator_levels, static_off, mapping_network, d_inputs)
 
 # The build functions a pickle may name (anything else in this module is a helper).
 BUILD_FUNCTIONS = ('G_main', 'G_mapping', 'G_synthesis_stylegan2', 'G_synthesis_stylegan_revised', 'D_stylegan2', 'D_stylegan')
@@ -30,55 +31,8 @@ PICKLE_MODULE_SRC = (
     'from training.networks_stylegan2 import *\n')
 
 # ----------------------------------------------------------------------------
-# Layers. `fmt` is the data format the activations are in.
-
-
-def channel_axis(fmt):
-    return 1 if fmt == 'NCHW' else 3
-
-
-def get_weight(shape, gain=1, use_wscale=True, lrmul=1, weight_var='weight', fan_in=None):
-    """Weight with equalized learning rate: stored N(0, 1/lrmul^2), used times He's constant * lrmul."""
-    if fan_in is None:
-        fan_in = np.prod(shape[:-1])  # [kernel, kernel, fmaps_in, fmaps_out] or [in, out]
-    he_std = gain / np.sqrt(fan_in)
-    if use_wscale:
-        init_std, runtime_coef = 1.0 / lrmul, he_std * lrmul
-    else:
-        init_std, runtime_coef = he_std / lrmul, lrmul
-    return tflib.get_variable(weight_var, shape, tflib.init_normal(init_std)) * runtime_coef
-
-
-def dense_layer(x, fmaps, gain=1, use_wscale=True, lrmul=1, weight_var='weight', fmt='NCHW'):
-    if len(x.shape) > 2:
-        # Flatten in NCHW order, the order the original's dense weights expect.
-        x = tflib.to_nchw(x, fmt) if len(x.shape) == 4 else x
-        x = tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
-    w = get_weight([int(x.shape[1]), fmaps], gain=gain, use_wscale=use_wscale, lrmul=lrmul, weight_var=weight_var)
-    return tf.matmul(x, tf.cast(w, x.dtype))
-
-
-def conv2d_layer(x, fmaps, kernel, up=False, down=False, resample_kernel=None, gain=1, use_wscale=True, lrmul=1,
-                 weight_var='weight', fmt='NCHW'):
-    assert not (up and down)
-    assert kernel >= 1 and kernel % 2 == 1
-    w = get_weight([kernel, kernel, int(x.shape[channel_axis(fmt)]), fmaps], gain=gain, use_wscale=use_wscale,
-                   lrmul=lrmul, weight_var=weight_var)
-    return _conv(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
-
-
-def _conv(x, w, up, down, resample_kernel, fmt):
-    if up:
-        return upsample_conv_2d(x, w, k=resample_kernel, data_format=fmt)
-    if down:
-        return conv_downsample_2d(x, w, k=resample_kernel, data_format=fmt)
-    return tf.nn.conv2d(x, w, strides=1, padding='SAME', data_format=fmt)
-
-
-def apply_bias_act(x, act='linear', alpha=None, gain=None, lrmul=1, bias_var='bias', fmt='NCHW'):
-    axis = channel_axis(fmt) if len(x.shape) == 4 else 1
-    b = tflib.get_variable(bias_var, [int(x.shape[axis])], tflib.init_zeros()) * lrmul
-    return fused_bias_act(x, b=tf.cast(b, x.dtype), axis=axis, act=act, alpha=alpha, gain=gain)
+# Modulated convolution (StyleGAN2's layer; the others are in training/layers.py). `fmt` is the data
+# format the activations are in.
 
 
 def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate=True, resample_kernel=None, gain=1,
@@ -108,102 +62,22 @@ def modulated_conv2d_layer(x, y, fmaps, kernel, up=False, down=False, demodulate
         w = tf.reshape(tf.transpose(ww, [1, 2, 3, 0, 4]), [kernel, kernel, in_fmaps, -1])
         if fmt == 'NCHW':
             x = tf.reshape(x, [1, -1, x.shape[2], x.shape[3]])
-            x = _conv(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
+            x = resample_conv2d(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
             return tf.reshape(x, [-1, fmaps, x.shape[2], x.shape[3]])
         h, wd = x.shape[1], x.shape[2]
         x = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, -1])
-        x = _conv(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
+        x = resample_conv2d(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
         x = tf.reshape(x, [x.shape[1], x.shape[2], -1, fmaps])
         return tf.transpose(x, [2, 0, 1, 3])
 
     bcast = [slice(None), np.newaxis, np.newaxis] if fmt == 'NHWC' else [slice(None), slice(None), np.newaxis, np.newaxis]
     x *= tf.cast(s[tuple(bcast)], x.dtype)
-    x = _conv(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
+    x = resample_conv2d(x, tf.cast(w, x.dtype), up, down, resample_kernel, fmt)
     if demodulate:
         # sum over (k, k, I) of (w * s)^2 = s^2 @ sum over (k, k) of w^2, without a per-sample weight tensor.
         d = tf.math.rsqrt(tf.matmul(tf.square(s), tf.reduce_sum(tf.square(w), axis=[0, 1])) + 1e-8)  # [BO]
         x *= tf.cast(d[tuple(bcast)], x.dtype)
     return x
-
-
-def pixel_norm(x, epsilon=1e-8, fmt='NCHW'):
-    """Each feature vector (over the channels, per pixel or per sample) scaled to unit mean square."""
-    axis = channel_axis(fmt) if len(x.shape) == 4 else 1
-    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=axis, keepdims=True) + epsilon)
-
-
-def minibatch_stddev_layer(x, group_size=4, num_new_features=1, fmt='NCHW'):
-    """Append the average standard deviation over groups of samples as extra feature maps.
-
-    Groups are strided: sample i belongs to group i mod (N / group_size), as in the original.
-    """
-    group_size = tf.minimum(group_size, tf.shape(x)[0])
-    y = tflib.to_nchw(x, fmt)
-    _, c, h, w = y.shape.as_list()
-    n = num_new_features
-    y = tf.reshape(y, [group_size, -1, n, c // n, h, w])  # [GMncHW]
-    y = tf.cast(y, tf.float32)
-    y -= tf.reduce_mean(y, axis=0, keepdims=True)
-    y = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + 1e-8)  # [MncHW]
-    y = tf.reduce_mean(y, axis=[2, 3, 4])  # [Mn]
-    y = tf.cast(y, x.dtype)
-    if fmt == 'NCHW':
-        y = tf.tile(y[:, :, np.newaxis, np.newaxis], [group_size, 1, h, w])
-    else:
-        y = tf.tile(y[:, np.newaxis, np.newaxis, :], [group_size, h, w, 1])
-    return tf.concat([x, y], axis=channel_axis(fmt))
-
-
-def nf_func(fmap_base, fmap_decay, fmap_min, fmap_max):
-    """Number of feature maps at a stage (stage r-1 is used by the block at 2^r x 2^r)."""
-    return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
-
-
-def generator_levels(x, block, torgb, resolution_log2, lod_in, min_lod, fixed, fmt):
-    """The image of a progressive generator, from the 4x4 features x.
-
-    NVIDIA's 'linear' structure: each level's image replaces the nearest-upsampled coarser ones with weight
-    1 - clip(lod - its lod). At lod >= min_lod (a static int) the levels finer than resolution / 2**min_lod have weight
-    0: like NVIDIA's 'recursive' structure they are not built, and the finest image built is upsampled to full size;
-    the same images. fixed: no growing, the finest level's image. block(x, res) and torgb(x, res) build one level's
-    layers; they are called in the original's order, which is the order its pickles list the variables in.
-    """
-    if fixed:
-        for res in range(3, resolution_log2 + 1):
-            x = block(x, res)
-        return torgb(x, resolution_log2)
-    images = torgb(x, 2)
-    for res in range(3, resolution_log2 - min_lod + 1):
-        x = block(x, res)
-        images = tflib.lerp_clip(torgb(x, res), upsample_2d(images, data_format=fmt), lod_in - (resolution_log2 - res))
-    return upsample_2d(images, factor=2 ** min_lod, data_format=fmt) if min_lod > 0 else images
-
-
-def discriminator_levels(images, block, fromrgb, resolution_log2, lod_in, min_lod, fixed, fmt):
-    """The 4x4 features of a progressive discriminator, the mirror of generator_levels: each level's features give
-    way to those of the box-downsampled image with weight clip(lod - its lod); the levels finer than
-    resolution / 2**min_lod are not built, their input is downsampled straight to the finest level built."""
-    if fixed:
-        x = fromrgb(images, resolution_log2)
-        for res in range(resolution_log2, 2, -1):
-            x = block(x, res)
-        return x
-    top = resolution_log2 - min_lod
-    if min_lod > 0:
-        images = downsample_2d(images, factor=2 ** min_lod, data_format=fmt)
-    x = fromrgb(images, top)
-    for res in range(top, 2, -1):
-        x = block(x, res)
-        images = downsample_2d(images, data_format=fmt)  # Default kernel: 2x2 box.
-        x = tflib.lerp_clip(x, fromrgb(images, res - 1), lod_in - (resolution_log2 - res))
-    return x
-
-
-def compute_layout(data_format):
-    """The layout the layers compute in: as asked, or by device (NCHW on GPUs, NHWC on CPUs)."""
-    if data_format not in (None, 'NCHW', 'NHWC'):
-        raise ValueError(f"data_format must be 'NCHW', 'NHWC' or None (by device), got {data_format!r}.")
-    return data_format or tflib.default_data_format()
 
 
 # ----------------------------------------------------------------------------
@@ -232,14 +106,11 @@ def G_main(
         raise ValueError('G_main: is_training and is_validation cannot both be set.')
     if is_validation:
         truncation_psi, truncation_cutoff = truncation_psi_val, truncation_cutoff_val
-    if is_training or (truncation_psi is not None and not tflib.is_tf_expression(truncation_psi) and truncation_psi == 1):
-        truncation_psi = None
-    if is_training:
-        truncation_cutoff = None
-    if not is_training or (dlatent_avg_beta is not None and not tflib.is_tf_expression(dlatent_avg_beta) and dlatent_avg_beta == 1):
-        dlatent_avg_beta = None
-    if not is_training or (style_mixing_prob is not None and not tflib.is_tf_expression(style_mixing_prob) and style_mixing_prob <= 0):
-        style_mixing_prob = None
+    # Training never truncates; only training averages and mixes.
+    truncation_psi = None if is_training else static_off(truncation_psi, lambda psi: psi == 1)
+    truncation_cutoff = None if is_training else truncation_cutoff
+    dlatent_avg_beta = static_off(dlatent_avg_beta, lambda beta: beta == 1) if is_training else None
+    style_mixing_prob = static_off(style_mixing_prob, lambda prob: prob <= 0) if is_training else None
 
     # Sub-networks are created on the first (template) call and reused afterwards.
     if 'synthesis' not in components:
@@ -300,27 +171,10 @@ def G_mapping(
         dtype='float32',                # Data type of the activations.
         **_kwargs):                     # Other arguments are for other networks.
 
-    latents_in = tf.cast(tflib.set_input_shape(latents_in, [None, latent_size], 'G_mapping: latents_in'), dtype)
-    labels_in = tf.cast(tflib.set_input_shape(labels_in, [None, label_size], 'G_mapping: labels_in'), dtype)
-    x = latents_in
-
-    if label_size:
-        with tflib.variable_scope('LabelConcat'):
-            w = tflib.get_variable('weight', [label_size, latent_size], tflib.init_normal())
-            x = tf.concat([x, tf.matmul(labels_in, tf.cast(w, dtype))], axis=1)
-
-    if normalize_latents:
-        x = pixel_norm(x)
-
-    for layer_idx in range(mapping_layers):
-        with tflib.variable_scope('Dense%d' % layer_idx):
-            fmaps = dlatent_size if layer_idx == mapping_layers - 1 else mapping_fmaps
-            x = dense_layer(x, fmaps=fmaps, lrmul=mapping_lrmul)
-            x = apply_bias_act(x, act=mapping_nonlinearity, lrmul=mapping_lrmul)
-
-    if dlatent_broadcast is not None:
-        x = tf.tile(x[:, np.newaxis], [1, dlatent_broadcast, 1])
-    return tf.identity(x, name='dlatents_out')
+    # The activation's gain (sqrt(2) for lrelu) is applied after the bias.
+    return mapping_network(latents_in, labels_in, latent_size, label_size, dlatent_size, dlatent_broadcast,
+                           mapping_layers, mapping_fmaps, mapping_lrmul, act=mapping_nonlinearity, use_wscale=True,
+                           normalize_latents=normalize_latents, gain_in_weight=False, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------
@@ -515,12 +369,6 @@ def discriminator_epilogue(x, labels_in, nf, mbstd_group_size, mbstd_num_feature
         if label_size > 0:
             x = tf.reduce_sum(x * labels_in, axis=1, keepdims=True)
     return tf.identity(x, name='scores_out')
-
-
-def d_inputs(images_in, labels_in, num_channels, resolution, label_size, dtype, fmt):
-    images_in = tflib.set_input_shape(images_in, [None, num_channels, resolution, resolution], 'D: images_in')
-    labels_in = tflib.set_input_shape(labels_in, [None, label_size], 'D: labels_in')
-    return tflib.nchw_to(tf.cast(images_in, dtype), fmt), tf.cast(labels_in, dtype)
 
 
 def D_stylegan2(
