@@ -1,6 +1,6 @@
 # `make demo`: create .venv, install, draw a small dataset, train on the CPU for a few minutes, generate images,
 # print one metric (SWD, which needs no downloaded file).
-# `make test`: create .venv, install the pinned requirements, run the test suite.
+# `make test`: create .venv, install the pinned requirements, lint with ruff, run the test suite.
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -29,6 +29,7 @@ demo: $(STAMP)
 	@echo "Sliced Wasserstein distance (x1e3) of the snapshot to the demo data: $$(cat $$(ls -d results/*-run-metrics | tail -n 1)/metric-swd1k.txt)"
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q -n 2 tests
 
 bench: $(STAMP)

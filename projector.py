@@ -102,7 +102,7 @@ class Projector:
         self._dlatents_var = tf.Variable(tf.zeros(self._dlatent_avg.shape), name='dlatents_var')
         image_shape = to_distance_input(tf.zeros([1] + self._Gs.output_shape[1:])).shape
         self._target_images_var = tf.Variable(tf.zeros(image_shape), name='target_images_var')
-        self._opt = Optimizer(name='Projector', learning_rate=self.initial_learning_rate)  # Adam 0.9, 0.999, 1e-8.
+        self._opt = Optimizer(name='Projector')  # Adam 0.9, 0.999, 1e-8; step() gives the learning rate.
         self._opt.setup([self._dlatents_var] + self._noise_vars)
         self._train_step = tf.function(self._train_step_eager)
         self._images_fn = tf.function(lambda: synthesis.get_output_for(self._dlatents(0.0), randomize_noise=False))

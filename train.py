@@ -150,10 +150,8 @@ def build_run_kwargs(dataset, data_dir, result_dir, config_id, num_gpus, total_k
     if minibatch_gpu is not None:
         sched.minibatch_gpu_base = minibatch_gpu
         sched.minibatch_gpu_dict = {}
-    per_step = sched.minibatch_gpu_base * num_gpus
-    if sched.minibatch_size_base % per_step != 0:
-        raise ValueError(f'--minibatch ({sched.minibatch_size_base}) must be a multiple of --minibatch-gpu '
-                         f'({sched.minibatch_gpu_base}) times --num-gpus ({num_gpus}).')
+    from training.cluster import check_minibatch_split
+    check_minibatch_split(sched.minibatch_size_base, sched.minibatch_gpu_base, num_gpus)  # The trainer checks each level's.
     if resume is not None:
         train.resume_pkl = resolve_resume(resume, result_dir, desc)
 
@@ -236,7 +234,7 @@ def resolve_resume(resume, result_dir, desc):
         if not os.path.isfile(resume):
             raise FileNotFoundError(f'--resume: no such snapshot file: {resume}')
         return resume
-    from training.training_loop import find_latest_snapshot
+    from training.snapshot import find_latest_snapshot
     runs = sorted(glob.glob(os.path.join(result_dir, '[0-9]*-' + desc)), reverse=True)
     for run in runs:
         snapshot = find_latest_snapshot(run)
@@ -293,10 +291,13 @@ def main(argv=None):
     parser.add_argument('--data-dir', help='Dataset root directory', required=True)
     parser.add_argument('--dataset', help='Training dataset (a folder of <name>-rNN.tfrecords under --data-dir)', required=True)
     parser.add_argument('--config', help='Training config (default: %(default)s)', default='config-f', dest='config_id', metavar='CONFIG')
-    parser.add_argument('--num-gpus', help='Number of GPUs, or of CPU replicas without GPUs (default: %(default)s)', default=1, type=int, metavar='N')
-    parser.add_argument('--total-kimg', help='Training length in thousands of images (default: 25000; 12000 for pgan-preset-v2)', metavar='KIMG', default=None, type=int)
+    parser.add_argument('--num-gpus', help='Number of GPUs, or of CPU replicas without GPUs (default: %(default)s)', default=1, type=int,
+                        metavar='N')
+    parser.add_argument('--total-kimg', help='Training length in thousands of images (default: 25000; 12000 for pgan-preset-v2)',
+                        metavar='KIMG', default=None, type=int)
     parser.add_argument('--gamma', help='R1 regularization weight (default is config dependent)', default=None, type=float)
-    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, metavar='BOOL', type=dnnlib.util.parse_bool)
+    parser.add_argument('--mirror-augment', help='Mirror augment (default: %(default)s)', default=False, metavar='BOOL',
+                        type=dnnlib.util.parse_bool)
     parser.add_argument('--metrics', help='Comma-separated list of metrics or "none", evaluated at every network snapshot '
                         '(default: %(default)s); see run_metrics.py --help', default='none', type=_parse_comma_sep)
     parser.add_argument('--metric-data', help='Folder with the metrics\' feature network files (default: '
@@ -326,7 +327,7 @@ def main(argv=None):
         dnnlib.util.exit_with_error(str(err))
 
     # Logical CPU devices for --num-gpus on a machine without GPUs: must happen before TensorFlow starts.
-    from training.training_loop import is_chief_worker, split_cpu
+    from training.cluster import is_chief_worker, split_cpu
     split_cpu(args.num_gpus)
     try:
         chief = is_chief_worker()

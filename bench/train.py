@@ -4,7 +4,7 @@ Usage: python bench/train.py [--config config-f] [--resolution 32] [--fmap-base 
                              [--minibatch 32] [--minibatch-gpu 4] [--replicas 1,2] [--kimg 0.5] [--lod 0]
                              [--data DIR]
 
-Runs training_loop.Trainer.run_minibatch(): the phases of the config (for config-e/f: G step, G path length
+Runs training.trainer.Trainer.run_minibatch(): the phases of the config (for config-e/f: G step, G path length
 regularization every 4th, Gs update, D step, D R1 every 16th), with train.py's networks, losses and optimizer
 settings for --config. Without --data the reals are the same random uint8 images every minibatch, already on the
 replicas: the cost of training itself. With --data DIR (a dataset_tool.py dataset of --resolution) they come from
@@ -29,7 +29,8 @@ def run_one(args):
     sys.path.insert(0, ROOT)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     import train as train_script
-    from training.training_loop import Trainer, make_strategy, split_cpu
+    from training.cluster import make_strategy, split_cpu
+    from training.trainer import Trainer
     split_cpu(args.replicas_one)
     import numpy as np
     import tensorflow as tf
@@ -104,10 +105,11 @@ def graph_gflop_per_minibatch(trainer):
     forward and backward ops with static shapes; element-wise ops and the compiled custom ops are not counted), each
     phase weighted by how often it runs and by its rounds, summed over replicas."""
     total = 0.0
-    for (phase_index, _level, _minibatch_gpu, rounds), fn in trainer._round_fns.items():
+    intervals = {phase.name: phase.interval for phase in trainer.phases}
+    for (name, _level, _minibatch_gpu, rounds), fn in trainer._round_fns.items():
         graph = fn._list_all_concrete_functions()[0].graph
         flops = sum(op_flops(op) for op in graph.get_operations())
-        total += flops * rounds * trainer.strategy.num_replicas_in_sync / trainer.phases[phase_index].interval
+        total += flops * rounds * trainer.strategy.num_replicas_in_sync / intervals[name]
     return total / 1e9
 
 

@@ -19,7 +19,8 @@ import tensorflow as tf  # noqa: E402
 import dnnlib.tflib as tflib  # noqa: E402
 from tfrecords_for_tests import color_squares, write_dataset  # noqa: E402
 from training import dataset  # noqa: E402
-from training.training_loop import Trainer, split_cpu  # noqa: E402
+from training.cluster import split_cpu  # noqa: E402
+from training.trainer import Trainer  # noqa: E402
 
 # Noise inputs, style mixing and mirroring on: round r of the single replica and replica r draw the same random
 # numbers (the trainer keys them on the chunk of images, replica * rounds + round).

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 import dnnlib.tflib as tflib
-from training.training_loop import Trainer
+from training.trainer import Trainer
 
 TARGET = np.array([0.6, -0.5, 0.2], np.float32)  # Per-channel value of the data, in [-1, 1].
 

@@ -12,7 +12,7 @@ TFRecordDataset takes the original's arguments and offers its calls:
     labels = dset.get_random_labels_np(n)
 Beyond the original: as_tf_dataset() (the stream as a tf.data pipeline of uint8 minibatches) and
 distribute(strategy, ...), which gives each replica its own part of every minibatch; the training step maps the
-images to the network's range, mirrors and fades them on the device (training_loop.process_reals).
+images to the network's range, mirrors and fades them on the device (trainer.process_reals).
 
 The image order is reproducible: epoch e is shuffled with a seed made of shuffle_seed and e (and TensorFlow's
 global seed), and dset.position counts the images handed out. With repeat=True, a new pipeline (another lod or

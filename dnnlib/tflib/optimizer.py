@@ -18,10 +18,9 @@ import tensorflow as tf
 class Optimizer:
     """Adam over a fixed list of variables, with accumulation."""
 
-    def __init__(self, name: str = 'Train', learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8, share: 'Optimizer' = None):
+    def __init__(self, name: str = 'Train', beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
+                 share: 'Optimizer' = None):
         self.name = name
-        self.learning_rate = learning_rate
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self._share = share
         self.variables = None
@@ -66,9 +65,10 @@ class Optimizer:
                 acc.assign_add(tf.convert_to_tensor(grad))
         self.num_accumulated.assign_add(1.0)
 
-    def apply_updates(self, learning_rate: float = None) -> tf.Tensor:
-        """One Adam step with the mean accumulated gradient (cross-replica context). Returns False if skipped."""
-        lr = tf.cast(learning_rate if learning_rate is not None else self.learning_rate, tf.float32)
+    def apply_updates(self, learning_rate: float) -> tf.Tensor:
+        """One Adam step of the given learning rate (the caller's schedule) with the mean accumulated gradient
+        (cross-replica context). Returns False if skipped."""
+        lr = tf.cast(learning_rate, tf.float32)
         count = tf.maximum(self.num_accumulated.read_value(), 1.0)
         grads = [acc.read_value() / count for acc in self.accumulators]
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])

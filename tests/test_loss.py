@@ -1,4 +1,5 @@
-"""StyleGAN (v1) and ProGAN losses against direct numpy formulas, on toy networks with known gradients."""
+"""The losses against direct numpy formulas, on toy networks with known gradients, and Loss: the terms and
+variables it gives the trainer."""
 
 import numpy as np
 import pytest
@@ -127,3 +128,26 @@ def test_progan_losses(labels):
     np.testing.assert_allclose(g_loss.numpy(), -fake + 0.5 * ce(FAKES), rtol=1e-5)
     d_loss, _ = loss.D_wgangp_acgan(ToyG(), D, inputs(labels), compute_reg=False)
     np.testing.assert_allclose(d_loss.numpy(), fake - real + 0.001 * real ** 2 + ce(REALS) + ce(FAKES), rtol=1e-5)
+
+
+def test_loss_tells_the_trainer_its_terms_and_keeps_their_variables():
+    stylegan2 = loss.Loss({'func_name': 'training.loss.G_logistic_ns_pathreg', 'pl_weight': 3.0},
+                          {'func_name': 'training.loss.D_logistic_r1', 'gamma': 5.0})
+    assert stylegan2.terms('G') == ('loss', 'reg') and stylegan2.terms('D') == ('loss', 'reg')
+    assert list(stylegan2.variables) == ['pl_mean'] and float(stylegan2.variables['pl_mean'].numpy()) == 0.0
+    progan = loss.Loss({'func_name': 'training.loss.G_wgan_acgan'}, {'func_name': 'training.loss.D_wgangp_acgan'})
+    assert progan.terms('G') == ('loss',) and progan.terms('D') == ('loss', 'reg') and progan.variables == {}
+    # Called with the asked terms and the function's arguments: R1 only, gamma 5.
+    d_loss, reg = stylegan2('D', ToyG(), ToyD(), inputs(), ('reg',))
+    grad_sq = np.sum((B * np.cos(REALS) + 2 * CURV * REALS) ** 2, axis=(1, 2, 3))
+    assert d_loss is None
+    np.testing.assert_allclose(reg.numpy(), 2.5 * grad_sq, rtol=1e-5)
+    with pytest.raises(TypeError, match='does not declare its terms'):
+        loss.Loss({'func_name': 'numpy.sum'}, {'func_name': 'training.loss.D_logistic'})
+
+
+def test_r2_penalises_the_gradient_at_the_losss_fakes():
+    grad_sq = np.sum((B * np.cos(FAKES) + 2 * CURV * FAKES) ** 2, axis=(1, 2, 3))
+    d_loss, reg = loss.D_logistic_r2(ToyG(), ToyD(), inputs(), gamma=4.0)
+    np.testing.assert_allclose(d_loss.numpy(), softplus(toy_scores_np(FAKES)) + softplus(-toy_scores_np(REALS)), rtol=1e-5)
+    np.testing.assert_allclose(reg.numpy(), 2.0 * grad_sq, rtol=1e-5)
