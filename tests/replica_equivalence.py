@@ -27,7 +27,7 @@ from training.trainer import Trainer  # noqa: E402
 NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, latent_size=8, dlatent_size=8,
            mapping_fmaps=8, mapping_layers=2, style_mixing_prob=0.9, randomize_noise=True)
 D_NET = dict(num_channels=3, resolution=8, label_size=0, fmap_base=32, fmap_max=16, mbstd_group_size=2)
-OPT = dict(beta1=0.0, beta2=0.99, epsilon=1e-8, learning_rate=0.002)
+OPT = dict(beta1=0.0, beta2=0.99, epsilon=1e-8)
 
 
 def main(mode, out_path):

@@ -74,8 +74,7 @@ def all_outputs(G, D):
     out = {'G/images': images, 'D/scores': D.get_output_for(tf.constant(images), labels).numpy()}
     inputs = dnnlib.EasyDict(latents=tf.constant(z), labels=tf.constant(labels),
                              reals=tf.constant(rnd.randn(N, 3, 16, 16).astype(np.float32)),
-                             pl_latents=tf.constant(z[:2]), pl_labels=tf.constant(labels[:2]),
-                             pl_noise=tf.constant(rnd.randn(2, 3, 16, 16).astype(np.float32) / 16))
+                             random_labels=lambda n: tf.constant(labels[:n]))  # The path length batch's labels.
     out.update(training_step_values(G, D, inputs))
     return out
 

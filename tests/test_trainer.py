@@ -22,7 +22,7 @@ def make_trainer(G_loss='training.loss.G_logistic_ns_pathreg', gamma=10.0, mirro
     for name, var in list(G.vars.items()) + list(D.vars.items()):
         if name.endswith('bias') or name.endswith('noise_strength'):
             var.assign(np.float32(np.random.RandomState(len(name)).randn(*var.shape.as_list()) * 0.1))
-    opt_args = dict(beta1=BETA1, beta2=BETA2, epsilon=EPS, learning_rate=LR)
+    opt_args = dict(beta1=BETA1, beta2=BETA2, epsilon=EPS)
     return Trainer(strategy=tf.distribute.get_strategy(), G=G, D=D, Gs=G.clone('Gs'), G_opt_args=opt_args,
                    D_opt_args=opt_args, G_loss_args=dict(func_name=G_loss),
                    D_loss_args=dict(func_name='training.loss.D_logistic_r1', gamma=gamma), mirror_augment=mirror_augment)
@@ -107,7 +107,7 @@ def test_phase_table_and_lazy_regularization_rescale_learning_rate_and_betas():
     assert [(p.name, p.net, p.terms, p.interval) for p in trainer.phases] == [
         ('TrainG', G, ('loss',), 1), ('RegG', G, ('reg',), 4), ('TrainD', D, ('loss',), 1), ('RegD', D, ('reg',), 16)]
     assert [p.opt for p in trainer.phases] == [trainer.G_opt, trainer.G_reg_opt, trainer.D_opt, trainer.D_reg_opt]
-    assert trainer.G_opt.learning_rate == pytest.approx(LR * 0.8)
+    assert [p.lrate_ratio for p in trainer.phases] == pytest.approx([0.8, 0.8, 16 / 17, 16 / 17])
     assert trainer.G_opt.beta2 == pytest.approx(0.99 ** 0.8)
     assert trainer.D_opt.beta2 == pytest.approx(0.99 ** (16 / 17))
     assert trainer.G_reg_opt.moments1 is trainer.G_opt.moments1
@@ -294,7 +294,7 @@ def test_conditional_training_draws_labels_of_dataset_entries():
     G = tflib.Network('G', func_name='training.networks_stylegan2.G_main', **dict(NET, label_size=5))
     D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', num_channels=3, resolution=8,
                       label_size=5, fmap_base=32, fmap_max=16)
-    opt_args = dict(beta1=BETA1, beta2=BETA2, epsilon=EPS, learning_rate=LR)
+    opt_args = dict(beta1=BETA1, beta2=BETA2, epsilon=EPS)
     trainer = Trainer(strategy=tf.distribute.get_strategy(), G=G, D=D, Gs=G.clone('Gs'), G_opt_args=opt_args,
                       D_opt_args=opt_args, G_loss_args=dict(func_name='training.loss.G_logistic_ns_pathreg'),
                       D_loss_args=dict(func_name='training.loss.D_logistic_r1'), label_table=table)

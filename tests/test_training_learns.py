@@ -16,7 +16,7 @@ def test_generator_moves_to_the_data_distribution():
     G = tflib.Network('G', func_name='training.networks_stylegan2.G_main', **net)
     D = tflib.Network('D', func_name='training.networks_stylegan2.D_stylegan2', num_channels=3, resolution=8,
                       label_size=0, fmap_base=64, fmap_max=32)
-    opt = dict(beta1=0.0, beta2=0.99, epsilon=1e-8, learning_rate=0.002)
+    opt = dict(beta1=0.0, beta2=0.99, epsilon=1e-8)
     trainer = Trainer(strategy=tf.distribute.get_strategy(), G=G, D=D, Gs=G.clone('Gs'), G_opt_args=opt, D_opt_args=opt,
                       G_loss_args=dict(func_name='training.loss.G_logistic_ns_pathreg'),
                       D_loss_args=dict(func_name='training.loss.D_logistic_r1', gamma=1.0))
