@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run_one(args):
     sys.path.insert(0, ROOT)
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-    import train as train_script
+    from training import configs
     from training.cluster import make_strategy, split_cpu
     from training.trainer import Trainer
     split_cpu(args.replicas_one)
@@ -38,19 +38,18 @@ def run_one(args):
     from training import dataset
 
     strategy = make_strategy(args.replicas_one)
-    config = train_script.build_run_kwargs('bench', None, '/tmp', args.config, 1, 1, None, True, [],
-                                           fmap_base=args.fmap_base, fmap_max=args.fmap_max)
+    setup = configs.training_setup('bench', args.config, 1, total_kimg=1, fmap_base=args.fmap_base, fmap_max=args.fmap_max)
     net = dict(num_channels=3, resolution=args.resolution, label_size=0)
     with strategy.scope():
-        G = tflib.Network('G', **config.G_args, **net)
-        D = tflib.Network('D', **config.D_args, **net)
+        G = tflib.Network('G', **setup.G, **net)
+        D = tflib.Network('D', **setup.D, **net)
         Gs = G.clone('Gs')
         for network in (G, D, Gs):
             if 'lod' in network.vars:
                 network.set_var('lod', args.lod)
-    trainer = Trainer(strategy=strategy, G=G, D=D, Gs=Gs, G_opt_args=config.G_opt_args, D_opt_args=config.D_opt_args,
-                      G_loss_args=config.G_loss_args, D_loss_args=config.D_loss_args,
-                      lazy_regularization=config.get('lazy_regularization', True), mirror_augment=True)
+    trainer = Trainer(strategy=strategy, G=G, D=D, Gs=Gs, G_opt_args=setup.G_opt, D_opt_args=setup.D_opt,
+                      G_loss_args=setup.G_loss, D_loss_args=setup.D_loss,
+                      lazy_regularization=setup.train.get('lazy_regularization', True), mirror_augment=True)
     rnd = np.random.default_rng(0)
     level_res = args.resolution >> int(np.floor(args.lod))
     if args.data:

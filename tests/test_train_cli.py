@@ -16,7 +16,7 @@ import tensorflow as tf
 import dnnlib
 import train
 from tfrecords_for_tests import color_squares, write_dataset
-from training import misc
+from training import configs, misc
 from training.trainer import Trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -321,7 +321,7 @@ def test_original_setups_follow_stylegan_and_progan_tables(num_gpus, tmp_path):
     assert s.tick_kimg_dict[512] == 20 and s.tick_kimg_dict[1024] == 10
     # The same tables (ProGAN's fp32 caps, 16/8/4 per GPU at 256/512/1024, do not bind in them); a cap that binds:
     assert s.minibatch_size_dict == expected
-    assert train.original_minibatches(num_gpus, {512: 1})[0][512] == num_gpus
+    assert configs.original_minibatches(num_gpus, {512: 1})[0][512] == num_gpus
     with pytest.raises(ValueError, match='--gamma is the R1 weight'):
         train.build_run_kwargs('celebahq', config_id='pgan-preset-v2', **dict(args, gamma=5.0))
 
