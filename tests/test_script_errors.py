@@ -1,6 +1,9 @@
 """Every script on a user's mistake: exit status 1 (2 for argparse's usage errors), one 'Error:' line that names the
-file or flag, no traceback, and no run directory made. Each script runs as a subprocess, as a user runs it."""
+file or flag, no traceback, and no run directory made. Each script's first case runs it as a subprocess, as a user
+runs it; the other cases call its main() in the test process (a TensorFlow start-up each would cost minutes), where
+an exception instead of the Error line fails the test as a traceback would."""
 
+import importlib
 import os
 import pickle
 import subprocess
@@ -8,6 +11,7 @@ import sys
 
 import pytest
 
+from metrics import metric_base
 from small_networks import make_family_networks, make_networks
 from training import misc
 
@@ -44,20 +48,34 @@ def run_script(cwd, script, *args):
     return proc.returncode, proc.stdout
 
 
-def check_errors(tmp_path, script, cases):
+def run_main(script, args, capsys):
+    """Call the script's main() here; (exit status, stdout + stderr)."""
+    try:
+        importlib.import_module(script[:-len('.py')]).main([str(arg) for arg in args])
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        metric_base.set_metric_data_dir(None)  # --metric-data sets it for the process.
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def check_errors(tmp_path, script, cases, capsys, monkeypatch):
     """cases: (arguments, expected exit status, text the Error line must contain)."""
-    for args, status, message in cases:
-        code, output = run_script(tmp_path, script, *args)
+    monkeypatch.chdir(tmp_path)
+    for index, (args, status, message) in enumerate(cases):
+        code, output = run_script(tmp_path, script, *args) if index == 0 else run_main(script, args, capsys)
         error_lines = [line for line in output.splitlines() if line.startswith('Error: ')]
         assert code == status and len(error_lines) == 1 and message in error_lines[0], (args, code, output[-2000:])
         assert 'Traceback' not in output, (args, output[-2000:])
         assert not os.path.exists(tmp_path / 'results') or not os.listdir(tmp_path / 'results'), args
 
 
-def test_run_generator_errors(files, tmp_path):
+def test_run_generator_errors(files, tmp_path, capsys, monkeypatch):
     gen = ['generate-images', '--seeds', '1', '--network']
     mix = ['style-mixing-example', '--row-seeds', '1', '--col-seeds', '2', '--network']
-    check_errors(tmp_path, 'run_generator.py', [
+    check_errors(tmp_path, 'run_generator.py', capsys=capsys, monkeypatch=monkeypatch, cases=[
         (gen + [files / 'missing.pkl'], 1, f'--network {files / "missing.pkl"}: no such file'),
         (gen + [files], 1, f'--network {files}: a directory'),
         (gen + [files / 'text.pkl'], 1, f'--network {files / "text.pkl"}: not a network pickle'),
@@ -73,8 +91,8 @@ def test_run_generator_errors(files, tmp_path):
     ])
 
 
-def test_pretrained_example_errors(files, tmp_path):
-    check_errors(tmp_path, 'pretrained_example.py', [
+def test_pretrained_example_errors(files, tmp_path, capsys, monkeypatch):
+    check_errors(tmp_path, 'pretrained_example.py', capsys=capsys, monkeypatch=monkeypatch, cases=[
         ([files / 'missing.pkl'], 1, f'NETWORK_PKL {files / "missing.pkl"}: no such file'),
         ([files / 'text.pkl'], 1, 'not a network pickle'),
         ([files / 'single.pkl'], 1, 'expected a snapshot (G, D, Gs)'),
@@ -82,9 +100,9 @@ def test_pretrained_example_errors(files, tmp_path):
     assert not os.path.exists(tmp_path / 'results' / 'example.png')
 
 
-def test_run_projector_errors(files, tmp_path):
+def test_run_projector_errors(files, tmp_path, capsys, monkeypatch):
     real = ['project-real-images', '--metric-data', files / 'metric-data', '--network', files / 'stylegan2.pkl']
-    check_errors(tmp_path, 'run_projector.py', [
+    check_errors(tmp_path, 'run_projector.py', capsys=capsys, monkeypatch=monkeypatch, cases=[
         (['project-generated-images', '--network', files / 'missing.pkl'], 1, 'no such file'),
         (['project-generated-images', '--network', files / 'progan.pkl'], 1, 'project-generated-images needs a style-based generator'),
         (['project-generated-images', '--network', files / 'stylegan2.pkl', '--metric-data', files / 'empty'], 1,
@@ -98,9 +116,9 @@ def test_run_projector_errors(files, tmp_path):
     ])
 
 
-def test_run_metrics_errors(files, tmp_path):
+def test_run_metrics_errors(files, tmp_path, capsys, monkeypatch):
     args = ['--dataset', 'datasets', '--data-dir', files, '--metric-data', files / 'empty', '--network']
-    check_errors(tmp_path, 'run_metrics.py', [
+    check_errors(tmp_path, 'run_metrics.py', capsys=capsys, monkeypatch=monkeypatch, cases=[
         (args + [files / 'missing.pkl', '--metrics', 'swd1k'], 1, 'no such file'),
         (args + [files / 'text.pkl', '--metrics', 'swd1k'], 1, 'not a network pickle'),
         (args + [files / 'stylegan2.pkl', '--metrics', 'fid50k'], 1, 'needs the file classify_image_graph_def.pb'),
@@ -110,11 +128,11 @@ def test_run_metrics_errors(files, tmp_path):
     ])
 
 
-def test_train_and_dataset_tool_errors(files, tmp_path):
-    check_errors(tmp_path, 'train.py', [
+def test_train_and_dataset_tool_errors(files, tmp_path, capsys, monkeypatch):
+    check_errors(tmp_path, 'train.py', capsys=capsys, monkeypatch=monkeypatch, cases=[
         (['--data-dir', files / 'datasets', '--dataset', 'nothing'], 1, '--dataset: dataset root directory does not exist'),
         (['--data-dir', files / 'datasets'], 2, 'the following arguments are required: --dataset'),
     ])
-    check_errors(tmp_path, 'dataset_tool.py', [
+    check_errors(tmp_path, 'dataset_tool.py', capsys=capsys, monkeypatch=monkeypatch, cases=[
         (['create_from_images', tmp_path / 'results' / 'new', files / 'nowhere'], 1, 'Image folder not found'),
     ])
