@@ -1,5 +1,5 @@
 # `make demo`: create .venv, install, draw a small dataset, train on the CPU for a few minutes, generate images,
-# print one metric (SWD, which needs no downloaded file).
+# print one metric (SWD, which needs no downloaded file), and write a 5-second interpolation video.
 # `make test`: create .venv, install the pinned requirements, lint with ruff, run the test suite.
 PYTHON ?= python3.11
 VENV := .venv
@@ -25,7 +25,10 @@ demo: $(STAMP)
 		--network $(DEMO_RUN)/network-final.pkl --seeds 0-15 --truncation-psi 1.0
 	TF_ENABLE_ONEDNN_OPTS=1 $(VENV)/bin/python run_metrics.py --network $(DEMO_RUN)/network-final.pkl \
 		--metrics swd1k --dataset demo --data-dir datasets --mirror-augment true
+	TF_ENABLE_ONEDNN_OPTS=1 $(VENV)/bin/python run_generator.py interpolation-video \
+		--network $(DEMO_RUN)/network-final.pkl --grid-size 4x2 --image-zoom 4 --duration-sec 5 --truncation-psi 1.0
 	@echo "Training images: $(DEMO_RUN)/fakes*.png; generated images: $$(ls -d results/*-generate-images | tail -n 1)"
+	@echo "Interpolation video: $$(ls results/*-interpolation-video/*.mp4 | tail -n 1)"
 	@echo "Sliced Wasserstein distance (x1e3) of the snapshot to the demo data: $$(cat $$(ls -d results/*-run-metrics | tail -n 1)/metric-swd1k.txt)"
 
 test: $(STAMP)

@@ -178,3 +178,31 @@ class Projector:
 
     def get_images(self):
         return self._images_fn().numpy()
+
+
+def save_projection(path, dlatents, noises):
+    """A projection file: the dlatents [1, num_layers, dlatent_size] as 'dlatents', the noise maps as 'noise0', ...."""
+    with dnnlib.util.atomic_write(path) as file:
+        np.savez(file, dlatents=dlatents, **{'noise%d' % i: noise for i, noise in enumerate(noises)})
+
+
+def load_projection(path, synthesis):
+    """(dlatents [1, num_layers, dlatent_size], [noise maps]) of a projection file, checked against the synthesis
+    network it is rendered with; ValueError naming the file and what does not fit."""
+    noise_shapes = [var.shape.as_list() for name, var in synthesis.vars.items() if name.startswith('noise')]
+    try:
+        with np.load(path) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as err:
+        raise ValueError(f'{path}: not a projection file (.npz) ({err}).') from None
+    expected = ['dlatents'] + ['noise%d' % i for i in range(len(noise_shapes))]
+    if sorted(arrays) != sorted(expected):
+        raise ValueError(f'{path}: holds {sorted(arrays)}; a projection for this network holds {expected}.')
+    dlatents, noises = arrays['dlatents'], [arrays['noise%d' % i] for i in range(len(noise_shapes))]
+    wanted = [1] + synthesis.input_shape[1:]
+    if list(dlatents.shape) != wanted or any(list(n.shape) != s for n, s in zip(noises, noise_shapes)):
+        raise ValueError(f'{path}: dlatents {list(dlatents.shape)} and noise maps {[list(n.shape) for n in noises]}; '
+                         f'this network takes dlatents {wanted} and noise maps {noise_shapes}.')
+    return dlatents.astype(np.float32), [n.astype(np.float32) for n in noises]

@@ -2,10 +2,12 @@
 
 Writes results/<ID>-project-generated-images/ (seedNNNN-target.png, seedNNNN-stepNNNN.png) or
 results/<ID>-project-real-images/ (imageNNNN-target.png, imageNNNN-stepNNNN.png); beyond the original, also
-<prefix>projection.npz with the final dlatents and noise maps, and real images from a folder of image files.
+<prefix>projection.npz with the final dlatents and noise maps (run_generator.py renders, mixes and animates them),
+<prefix>projection.mp4 with --save-video, and real images from a folder of image files.
 """
 
 import argparse
+import contextlib
 import glob
 import os
 
@@ -15,28 +17,39 @@ import dnnlib
 import dnnlib.tflib as tflib
 import pretrained_networks
 import projector
-from training import dataset
+from training import dataset, video
 from training.images import adjust_dynamic_range, load_image, save_image_grid
 
 
-def project_image(proj, targets, png_prefix, num_snapshots):
-    """Project one target [1, C, H, W] in [-1, 1]; write the target, num_snapshots steps and the result (.npz)."""
+def project_image(proj, targets, png_prefix, num_snapshots, save_video=False):
+    """Project one target [1, C, H, W] in [-1, 1]; write the target, num_snapshots steps and the result (.npz), and
+    with save_video <prefix>projection.mp4: target | projection side by side at every step (as stylegan2-ada's)."""
     snapshot_steps = set(proj.num_steps - np.linspace(0, proj.num_steps, num_snapshots, endpoint=False, dtype=int))
     save_image_grid(targets, png_prefix + 'target.png', drange=[-1, 1])
+    target_frame = to_uint8_hwc(targets[0])
     proj.start(targets)
-    while proj.get_cur_step() < proj.num_steps:
-        proj.step()
-        dist, loss = proj.get_last_losses()
-        print('\r%d / %d  distance %-10.4g loss %-10.4g' % (proj.get_cur_step(), proj.num_steps, dist, loss), end='', flush=True)
-        if proj.get_cur_step() in snapshot_steps:
-            save_image_grid(proj.get_images(), png_prefix + 'step%04d.png' % proj.get_cur_step(), drange=[-1, 1])
+    with (video.VideoWriter(png_prefix + 'projection.mp4', fps=10, num_frames=proj.num_steps) if save_video
+          else contextlib.nullcontext()) as writer:
+        while proj.get_cur_step() < proj.num_steps:
+            proj.step()
+            if writer is not None:  # The writer shows the progress.
+                writer.append(np.concatenate([target_frame, to_uint8_hwc(proj.get_images()[0])], axis=1))
+            else:
+                dist, loss = proj.get_last_losses()
+                print('\r%d / %d  distance %-10.4g loss %-10.4g' % (proj.get_cur_step(), proj.num_steps, dist, loss), end='',
+                      flush=True)
+            if proj.get_cur_step() in snapshot_steps:
+                save_image_grid(proj.get_images(), png_prefix + 'step%04d.png' % proj.get_cur_step(), drange=[-1, 1])
     print()
-    noises = proj.get_noises()
-    with dnnlib.util.atomic_write(png_prefix + 'projection.npz') as file:
-        np.savez(file, dlatents=proj.get_dlatents(), **{'noise%d' % i: noise for i, noise in enumerate(noises)})
+    projector.save_projection(png_prefix + 'projection.npz', proj.get_dlatents(), proj.get_noises())
 
 
-def project_generated_images(network_pkl, seeds, num_snapshots, truncation_psi):
+def to_uint8_hwc(image):
+    """A [C, H, W] image in [-1, 1] as uint8 HWC, rounded as the PNGs are."""
+    return np.rint(adjust_dynamic_range(image, [-1, 1], [0, 255])).clip(0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+
+def project_generated_images(network_pkl, seeds, num_snapshots, truncation_psi, save_video=False):
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl)
     proj = projector.Projector()
@@ -51,10 +64,11 @@ def project_generated_images(network_pkl, seeds, num_snapshots, truncation_psi):
         z = rnd.randn(1, *Gs.input_shape[1:])
         tflib.set_vars({var: rnd.randn(*var.shape.as_list()) for var in noise_vars})
         images = Gs.run(z, None, **Gs_kwargs)
-        project_image(proj, targets=images, png_prefix=dnnlib.make_run_dir_path('seed%04d-' % seed), num_snapshots=num_snapshots)
+        project_image(proj, targets=images, png_prefix=dnnlib.make_run_dir_path('seed%04d-' % seed), num_snapshots=num_snapshots,
+                      save_video=save_video)
 
 
-def project_real_images(network_pkl, dataset_name, data_dir, num_images, num_snapshots, images_dir=None):
+def project_real_images(network_pkl, dataset_name, data_dir, num_images, num_snapshots, images_dir=None, save_video=False):
     print('Loading networks from "%s"...' % network_pkl)
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl)
     proj = projector.Projector()
@@ -62,7 +76,8 @@ def project_real_images(network_pkl, dataset_name, data_dir, num_images, num_sna
     for image_idx, image in enumerate(_real_images(Gs, dataset_name, data_dir, num_images, images_dir)):
         print('Projecting image %d/%d ...' % (image_idx, num_images))
         images = adjust_dynamic_range(image[np.newaxis].astype(np.float32), [0, 255], [-1, 1])
-        project_image(proj, targets=images, png_prefix=dnnlib.make_run_dir_path('image%04d-' % image_idx), num_snapshots=num_snapshots)
+        project_image(proj, targets=images, png_prefix=dnnlib.make_run_dir_path('image%04d-' % image_idx),
+                      num_snapshots=num_snapshots, save_video=save_video)
 
 
 def _real_images(Gs, dataset_name, data_dir, num_images, images_dir):
@@ -88,11 +103,16 @@ def _real_images(Gs, dataset_name, data_dir, num_images, images_dir):
 
 
 def check_args(subcmd, network_pkl, num_snapshots, dataset_name=None, data_dir=None, images_dir=None, num_images=None,
-               **_kwargs):
-    """What can be checked before the run directory is made: the pickle, the LPIPS file, and that the real images
-    (each of them, decoded) are there."""
+               save_video=False, **_kwargs):
+    """What can be checked before the run directory is made: the pickle, the LPIPS file, that the real images (each
+    of them, decoded) are there, and the MP4 encoder for --save-video."""
     if num_snapshots < 1 or (num_images is not None and num_images < 1):
         dnnlib.util.exit_with_error('--num-snapshots and --num-images must be at least 1.')
+    if save_video:
+        try:
+            video.find_encoder()
+        except RuntimeError as err:
+            dnnlib.util.exit_with_error(f'--save-video: {err}')
     _G, _D, Gs = pretrained_networks.load_snapshot_or_exit(network_pkl, style_based_for=subcmd)
     from metrics import lpips, metric_base
     try:
@@ -113,6 +133,9 @@ _examples = '''examples:
   python %(prog)s project-real-images --network=stylegan2-car-config-f.pkl --dataset=car --data-dir=~/datasets
   python %(prog)s project-real-images --network=stylegan2-ffhq-config-f.pkl --images=~/photos --num-images=5
 
+  # The same with a video of the optimization (target | projection, one frame per step)
+  python %(prog)s project-real-images --network=stylegan2-ffhq-config-f.pkl --images=~/photos --num-images=1 --save-video
+
 The loss is LPIPS (VGG16), read from net-lin_vgg_v0.1.pb in the metric data folder (--metric-data, or
 $STYLEGAN2_METRIC_DATA); nothing is downloaded.
 '''
@@ -128,6 +151,8 @@ def main(argv=None):
         sub.add_argument('--network', help='Network pickle filename', dest='network_pkl', required=True)
         sub.add_argument('--num-snapshots', type=int, help='Number of snapshots (default: %(default)s)', default=5)
         sub.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results', metavar='DIR')
+        sub.add_argument('--save-video', action='store_true',
+                         help='Also write <prefix>projection.mp4: target | projection at every step (10 fps)')
         sub.add_argument('--metric-data', help='Folder with net-lin_vgg_v0.1.pb (default: $STYLEGAN2_METRIC_DATA or the cache directory)',
                          default=None, metavar='DIR')
 

@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from metrics import metric_base
@@ -37,6 +38,8 @@ def files(tmp_path_factory):
     (root / 'broken').mkdir()
     (root / 'broken' / 'photo.png').write_bytes(b'not a png')
     (root / 'datasets').mkdir()
+    np.savez(root / 'not-a-projection.npz', dlatents=np.zeros([1, 3, 16], np.float32))
+    (root / 'results' / '00004-not-a-run').mkdir(parents=True)
     return root
 
 
@@ -88,6 +91,35 @@ def test_run_generator_errors(files, tmp_path, capsys, monkeypatch):
         (['generate-images', '--network', files / 'stylegan2.pkl', '--seeds', 'x'], 2, 'argument --seeds: expected numbers'),
         (['generate-images', '--seeds', '1'], 2, 'the following arguments are required: --network'),
         ([], 1, 'missing subcommand'),
+    ])
+
+
+def test_run_generator_video_and_projection_errors(files, tmp_path, capsys, monkeypatch):
+    sg2 = ['--network', files / 'stylegan2.pkl']
+    video = ['interpolation-video', '--network', files / 'stylegan2.pkl']
+    check_errors(tmp_path, 'run_generator.py', capsys=capsys, monkeypatch=monkeypatch, cases=[
+        (['generate-images'] + sg2 + ['--dlatents', files / 'nothing.npz'], 1, f'--dlatents: no such file: {files / "nothing.npz"}'),
+        (['generate-images'] + sg2 + ['--dlatents', files / 'not-a-projection.npz'], 1,
+         "not-a-projection.npz: holds ['dlatents']; a projection for this network holds ['dlatents', 'noise0'"),
+        (['generate-images'] + sg2 + ['--dlatents', files / 'dict.pkl'], 1, 'dict.pkl: not a projection file (.npz)'),
+        (['generate-images'] + sg2, 1, 'give either --seeds or --dlatents'),
+        (['generate-images', '--network', files / 'progan.pkl', '--dlatents', files / 'nothing.npz'], 1,
+         'generate-images with --dlatents needs a style-based generator'),
+        (['style-mixing-example'] + sg2 + ['--row-seeds', '1', '--col-seeds', '2', '--col-dlatents', files / 'x.npz'], 1,
+         'give either --col-seeds or --col-dlatents'),
+        (video + ['--walk', 'slerp-z', '--seeds', '1'], 1, '--walk slerp-z goes through --seeds: give at least two'),
+        (video + ['--seeds', '1,2'], 1, '--seeds: only for --walk slerp-z or lerp-w'),
+        (video + ['--walk', 'lerp-w', '--seeds', '1,2', '--grid-size', '2x2'], 1, '--grid-size: a walk through seeds'),
+        (video + ['--grid-size', '2by2'], 2, "argument --grid-size: expected a grid size like '4x3'"),
+        (video + ['--duration-sec', '0'], 1, '--duration-sec must be positive, got 0.0'),
+        (video + ['--image-shrink', '3'], 1, '--image-shrink must divide the image size 16, got 3'),
+        (['interpolation-video', '--network', files / 'progan.pkl', '--walk', 'lerp-w', '--seeds', '1,2'], 1,
+         'interpolation-video --walk lerp-w needs a style-based generator'),
+        (['generate-fake-images'] + sg2 + ['--num-pngs', '0'], 1, '--num-pngs must be at least 1, got 0'),
+        (['training-video', '--result-dir', files / 'results', '--run-id', '3'], 1,
+         f'--run-id 3: no run directories 00003-* in {files / "results"}'),
+        (['training-video', '--run-dir', files / 'results' / '00004-not-a-run'], 1, 'no log.txt there; expected a training run'),
+        (['training-video'], 1, 'give either --run-dir or --run-id'),
     ])
 
 

@@ -115,6 +115,16 @@ def get_next_run_id(run_dir_root: str) -> int:
     return run_id
 
 
+def locate_run_dir(run_dir_root: str, run_id: int) -> str:
+    """The run directory '<run_id as %05d>-*' in run_dir_root; FileNotFoundError naming what was searched."""
+    prefix = '%05d-' % run_id
+    matches = sorted(name for name in (os.listdir(run_dir_root) if os.path.isdir(run_dir_root) else [])
+                     if name.startswith(prefix) and os.path.isdir(os.path.join(run_dir_root, name)))
+    if len(matches) != 1:
+        raise FileNotFoundError(f'{"no" if not matches else len(matches)} run directories {prefix}* in {run_dir_root}.')
+    return os.path.join(run_dir_root, matches[0])
+
+
 _TASK_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]+$')
 _MAX_RUN_DIR_ATTEMPTS = 1000
 
