@@ -231,7 +231,8 @@ _examples = '''examples:
 
 Figure names: the file name without .png (figure03-style-mixing), its number (3 or 03) or the rest of it
 (style-mixing). Figures are drawn at the network's image size; crops the network's images cannot hold (e.g.
-the FFHQ figures' 1024x1024 crop on a 256x256 network) take the whole image instead.
+the FFHQ figures' 1024x1024 crop on a 256x256 network) take the whole image instead, and style or noise layer
+ranges beyond a smaller network's layers are cut to the layers it has.
 '''
 
 
@@ -241,7 +242,7 @@ def main(argv=None):
         description='Draw the StyleGAN paper\'s figures from a StyleGAN or StyleGAN2 network pickle.',
         epilog=_examples, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--network', help='Network pickle filename', dest='network_pkl', required=True)
-    parser.add_argument('--figures', help='Comma list of figures to draw (default: %(default)s); one of ' + valid,
+    parser.add_argument('--figures', help='Comma list of figures to draw (default: %(default)s), from: ' + valid,
                         default=DEFAULT_FIGURES, metavar='NAMES')
     parser.add_argument('--result-dir', help='Root directory for run results (default: %(default)s)', default='results',
                         metavar='DIR')
