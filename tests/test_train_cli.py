@@ -33,40 +33,6 @@ def data_dir(tmp_path_factory):
     return str(root)
 
 
-def test_training_run_writes_nvidia_files_stops_on_abort_and_resumes(data_dir, tmp_path, capsys):
-    results = str(tmp_path / 'results')
-    # abort.txt, dropped into the run dir by a user while the run goes on, stops it at its next tick (here the
-    # first, tick 0, of 1 kimg) with that tick's snapshot complete.
-    run_dir = os.path.join(results, '00000-stylegan2-squares-1gpu-config-e')
-    stopper = threading.Thread(target=drop_abort_txt_when_created, args=(run_dir,))
-    stopper.start()
-    train.main(['--data-dir', data_dir, '--result-dir', results] + ARGS)
-    stopper.join()
-    out = capsys.readouterr().out
-    assert re.findall(r'^tick (\d+)', out, re.M) == ['0'] and 'Stopping: abort.txt found' in out
-    assert 'tick 0     kimg 0.1' in out and 'sec/kimg' in out and 'maintenance' in out
-    files = set(os.listdir(run_dir))
-    for name in ('log.txt', 'run.txt', 'submit_config.pkl', 'submit_config.txt', 'reals.png', 'fakes_init.png',
-                 'fakes000000.png', 'network-snapshot-000000.pkl', 'network-snapshot-000000.ckpt.index',
-                 'network-final.pkl', '_finished.txt'):
-        assert name in files, (name, sorted(files))
-    assert glob.glob(os.path.join(run_dir, 'events.out.tfevents.*'))
-
-    # --resume latest continues from that snapshot, with its image count and optimizer state, to the end.
-    train.main(['--data-dir', data_dir, '--result-dir', results, '--resume', 'latest'] + ARGS)
-    out = capsys.readouterr().out
-    assert 'Resuming at 0.1 kimg.' in out and re.findall(r'^tick (\d+)', out, re.M) == ['1']
-    resumed = os.path.join(results, '00001-stylegan2-squares-1gpu-config-e')
-    files = set(os.listdir(resumed))
-    assert {'fakes000001.png', 'network-snapshot-000001.pkl', 'network-final.pkl'} <= files and 'fakes_init.png' not in files
-    G, D, Gs = misc.load_pkl(os.path.join(resumed, 'network-final.pkl'))
-    assert (G.name, D.name, Gs.name) == ('G', 'D', 'Gs') and Gs.output_shape == [None, 3, 16, 16]
-    assert dict(G.static_kwargs) == dict(num_channels=3, resolution=16, label_size=0, fmap_base=64, fmap_max=16)
-    # Gs is a moving average of G, not a copy.
-    name = 'G_synthesis/16x16/Conv1/weight'
-    assert not np.array_equal(G.get_var(name), Gs.get_var(name))
-
-
 def drop_abort_txt_when_created(run_dir, timeout=300):
     deadline = time.time() + timeout
     while not os.path.isdir(run_dir) and time.time() < deadline:
@@ -128,41 +94,66 @@ def run_train(args, *switches):
     return subprocess.run([sys.executable, '-c', TRAIN_SCRIPT] + args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_resume_after_a_kill_matches_the_uninterrupted_run(data_dir, tmp_path):
-    # Defaults of config-e: noise inputs, style mixing, path length and R1 regularization; plus mirroring.
-    args = ['--data-dir', data_dir] + ARGS + ['--mirror-augment', 'true', '--seed', '7']
-    whole = run_train(['--result-dir', str(tmp_path / 'whole')] + args)
-    assert whole.returncode == 0, whole.stderr[-3000:]
+def test_run_writes_nvidia_files_stops_on_abort_survives_a_kill_and_resumes_exactly(data_dir, tmp_path, capsys):
+    """One run, interrupted twice: abort.txt at its first tick, then (resumed) SIGKILL while it writes its next
+    snapshot, then resumed again to the end; its networks equal those of a run that was never interrupted."""
+    results = str(tmp_path / 'results')
+    # config-e: noise inputs, style mixing, path length and R1 regularization; plus mirroring.
+    setup = ['--data-dir', data_dir] + ARGS + ['--mirror-augment', 'true', '--seed', '7']
+    args = ['--result-dir', results] + setup
+    # abort.txt, dropped into the run dir by a user while the run goes on, stops it at its next tick (here the
+    # first, tick 0, of 1 kimg) with that tick's snapshot complete.
+    first = os.path.join(results, '00000-stylegan2-squares-1gpu-config-e')
+    stopper = threading.Thread(target=drop_abort_txt_when_created, args=(first,))
+    stopper.start()
+    train.main(args)
+    stopper.join()
+    out = capsys.readouterr().out
+    assert re.findall(r'^tick (\d+)', out, re.M) == ['0'] and 'Stopping: abort.txt found' in out
+    assert 'tick 0     kimg 0.1' in out and 'sec/kimg' in out and 'maintenance' in out
+    files = set(os.listdir(first))
+    for name in ('log.txt', 'run.txt', 'submit_config.pkl', 'submit_config.txt', 'reals.png', 'fakes_init.png',
+                 'fakes000000.png', 'network-snapshot-000000.pkl', 'network-snapshot-000000.ckpt.index',
+                 'network-final.pkl', '_finished.txt'):
+        assert name in files, (name, sorted(files))
+    assert glob.glob(os.path.join(first, 'events.out.tfevents.*'))
 
-    killed = run_train(['--result-dir', str(tmp_path / 'cut')] + args, 'KILL_AT_SNAPSHOT_1')
+    # --resume latest continues from that snapshot; SIGKILL while writing the pickle of snapshot 000001.
+    killed = run_train(args + ['--resume', 'latest'], 'KILL_AT_SNAPSHOT_1')
     assert killed.returncode == -9, killed.stderr[-3000:]
-    cut_dir = str(tmp_path / 'cut' / '00000-stylegan2-squares-1gpu-config-e')
-    names = os.listdir(cut_dir)
-    # Snapshot 000000 (tick 0) is intact; 000001 never became a pickle, so nothing looks like a snapshot of it.
-    assert 'network-snapshot-000000.pkl' in names and 'network-snapshot-000001.pkl' not in names
-    assert 'network-final.pkl' not in names
-    misc.load_pkl(os.path.join(cut_dir, 'network-snapshot-000000.pkl'))
+    assert 'Resuming at 0.1 kimg.' in killed.stdout
+    names = os.listdir(os.path.join(results, '00001-stylegan2-squares-1gpu-config-e'))
+    # 000001 never became a pickle, so nothing there looks like a snapshot of it.
+    assert 'network-snapshot-000001.pkl' not in names and 'network-final.pkl' not in names
 
-    resumed = run_train(['--result-dir', str(tmp_path / 'cut'), '--resume', 'latest'] + args)
+    # --resume latest passes over the killed run (no complete snapshot) to the first run's, and goes to the end.
+    resumed = run_train(args + ['--resume', 'latest'])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 'Resuming at 0.1 kimg.' in resumed.stdout and 'tick 1 ' in resumed.stdout and 'tick 0 ' not in resumed.stdout
+    last = os.path.join(results, '00002-stylegan2-squares-1gpu-config-e')
+    files = set(os.listdir(last))
+    assert {'fakes000001.png', 'network-snapshot-000001.pkl', 'network-final.pkl'} <= files and 'fakes_init.png' not in files
 
+    train.main(['--result-dir', str(tmp_path / 'whole')] + setup)  # Never interrupted.
     expected = misc.load_pkl(os.path.join(tmp_path, 'whole', '00000-stylegan2-squares-1gpu-config-e', 'network-final.pkl'))
-    got = misc.load_pkl(os.path.join(tmp_path, 'cut', '00001-stylegan2-squares-1gpu-config-e', 'network-final.pkl'))
-    start = misc.load_pkl(os.path.join(cut_dir, 'network-snapshot-000000.pkl'))
-    for net_expected, net_got, net_start in zip(expected, got, start):
+    got = misc.load_pkl(os.path.join(last, 'network-final.pkl'))
+    start = misc.load_pkl(os.path.join(first, 'network-snapshot-000000.pkl'))
+    assert [net.name for net in got] == ['G', 'D', 'Gs'] and got[2].output_shape == [None, 3, 16, 16]
+    assert dict(got[0].static_kwargs) == dict(num_channels=3, resolution=16, label_size=0, fmap_base=64, fmap_max=16)
+    for net_expected, net_got in zip(expected, got):
         for name, value in net_expected.vars.items():
             np.testing.assert_allclose(net_got.get_var(name), value.numpy(), rtol=1e-5, atol=1e-6, err_msg=f'{net_expected.name}: {name}')
-    # The networks did change after the snapshot the run resumed from (the comparison is not trivial).
+    # The networks did change after the snapshot the run resumed from (the comparison is not trivial), and Gs is a
+    # moving average of G, not a copy.
     name = 'G_synthesis/16x16/Conv1/weight'
     assert np.abs(expected[0].get_var(name) - start[0].get_var(name)).max() > 1e-3
+    assert not np.array_equal(got[0].get_var(name), got[2].get_var(name))
 
 
 @pytest.mark.parametrize('config,desc,first_lod,last_level', [
     ('sgan', 'sgan-squares32-1gpu', 2.0, 'G_synthesis/32x32/Conv1/weight'),
     ('pgan-preset-v2', 'pgan-squares32-preset-v2-1gpu-fp32', 3.0, '16x16/Conv1/weight')])
-def test_original_presets_grow_through_levels_and_resume_exactly_after_a_kill(config, desc, first_lod, last_level, data_dir,
-                                                                              tmp_path):
+def test_original_presets_grow_through_levels_and_resume_exactly(config, desc, first_lod, last_level, data_dir, tmp_path):
     args = ['--data-dir', data_dir, '--dataset', 'squares32', '--config', config, '--total-kimg', '1', '--minibatch', '32',
             '--minibatch-gpu', '16', '--fmap-base', '64', '--fmap-max', '8', '--snapshot-ticks', '1', '--seed', '3',
             '--mirror-augment', 'true']
@@ -173,15 +164,18 @@ def test_original_presets_grow_through_levels_and_resume_exactly_after_a_kill(co
     lods = [float(x) for x in re.findall(r'^tick \d+ +kimg [\d.]+ +lod ([\d.]+)', whole.stdout, re.M)]
     assert lods == [first_lod, first_lod - 1, first_lod - 2]
 
-    killed = run_train(['--result-dir', str(tmp_path / 'cut')] + args, 'SHORT_LEVELS', 'KILL_AT_SNAPSHOT_1')
-    assert killed.returncode == -9, killed.stderr[-3000:]
-    resumed = run_train(['--result-dir', str(tmp_path / 'cut'), '--resume', 'latest'] + args, 'SHORT_LEVELS')
+    # Resumed from the snapshot of tick 1 (640 images, 'network-snapshot-000000.pkl': snapshots are named by whole
+    # kimg), across the next level change, to the same end. (A run killed at any moment resumes exactly from its last
+    # snapshot: test_resume_after_a_kill_matches_the_uninterrupted_run.)
+    whole_dir = os.path.join(tmp_path, 'whole', '00000-' + desc)
+    start_pkl = os.path.join(whole_dir, 'network-snapshot-000000.pkl')
+    resumed = run_train(['--result-dir', str(tmp_path / 'again'), '--resume', start_pkl] + args, 'SHORT_LEVELS')
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 'Resuming at 0.6 kimg.' in resumed.stdout
 
-    expected = misc.load_pkl(os.path.join(tmp_path, 'whole', '00000-' + desc, 'network-final.pkl'))
-    got = misc.load_pkl(os.path.join(tmp_path, 'cut', '00001-' + desc, 'network-final.pkl'))
-    start = misc.load_pkl(os.path.join(tmp_path, 'cut', '00000-' + desc, 'network-snapshot-000000.pkl'))
+    expected = misc.load_pkl(os.path.join(whole_dir, 'network-final.pkl'))
+    got = misc.load_pkl(os.path.join(tmp_path, 'again', '00000-' + desc, 'network-final.pkl'))
+    start = misc.load_pkl(start_pkl)
     for net_expected, net_got in zip(expected, got):
         for name, value in net_expected.vars.items():
             np.testing.assert_allclose(net_got.get_var(name), value.numpy(), rtol=1e-5, atol=1e-6, err_msg=f'{net_expected.name}: {name}')
