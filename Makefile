@@ -33,7 +33,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest -q -n 2 tests
+	$(VENV)/bin/python -m pytest -q -n 3 --dist worksteal tests
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/generator.py
