@@ -159,16 +159,12 @@ def generate_fake_images(network_pkl, grid_size, num_pngs, image_shrink, png_pre
 
 def walk_frames(Gs, walk, num_frames, grid_size, smoothing_frames, random_seed, seeds, truncation_psi, dlatents_npzs):
     """The frames' inputs: ('z', [frame, image, latent]) for Gs.run, ('w', [frame, 1, layer, component]) for the
-    synthesis network, or ('projections', (dlatents [frame, 1, layer, component], noise maps per frame))."""
+    synthesis network, or ('projections', [(dlatents, noise maps)] of the key frames)."""
     if walk == 'random':
         return 'z', latent_walks.smoothed_random_walk(num_frames, int(np.prod(grid_size)), Gs.input_shape[1:], smoothing_frames,
                                                       random_seed)
-    if dlatents_npzs:
-        projections = [projector.load_projection(path, Gs.components.synthesis) for path in dlatents_npzs]
-        dlatents = latent_walks.keyframe_walk([d for d, _ in projections], num_frames, latent_walks.lerp)
-        noises = [latent_walks.keyframe_walk([n[i] for _, n in projections], num_frames, latent_walks.lerp)
-                  for i in range(len(projections[0][1]))]
-        return 'projections', (dlatents, [list(frame_noises) for frame_noises in zip(*noises)])
+    if dlatents_npzs:  # Blended frame by frame below: a long video's noise maps would not fit in memory.
+        return 'projections', [projector.load_projection(path, Gs.components.synthesis) for path in dlatents_npzs]
     z = np.stack([np.random.RandomState(seed).randn(*Gs.input_shape[1:]) for seed in seeds])
     if walk == 'slerp-z':
         return 'z', latent_walks.keyframe_walk(z, num_frames, latent_walks.slerp)[:, np.newaxis]
@@ -194,6 +190,7 @@ def generate_interpolation_video(network_pkl, walk, grid_size, image_shrink, ima
     Gs_kwargs = uint8_kwargs(Gs, truncation_psi if kind == 'z' else None, shrink=image_shrink)
     renderer = Renderer(Gs) if kind != 'z' else None
     frames_per_batch = max(minibatch_size // int(np.prod(grid_size)), 1) if kind != 'projections' else 1
+    key_before, key_after, key_t = latent_walks.keyframe_positions(num_frames, len(inputs)) if kind == 'projections' else [None] * 3
     with video.VideoWriter(dnnlib.make_run_dir_path(mp4), mp4_fps, num_frames, mp4_bitrate) as writer:
         for begin in range(0, num_frames, frames_per_batch):
             end = min(begin + frames_per_batch, num_frames)
@@ -204,7 +201,10 @@ def generate_interpolation_video(network_pkl, walk, grid_size, image_shrink, ima
                 flat = inputs[begin:end].reshape([-1] + list(inputs.shape[2:]))
                 images = renderer.render(flat, None, Gs_kwargs.output_transform)
             else:
-                images = renderer.render(inputs[0][begin], inputs[1][begin], Gs_kwargs.output_transform)
+                (dlatents_a, noises_a), (dlatents_b, noises_b) = inputs[key_before[begin]], inputs[key_after[begin]]
+                t = key_t[begin]
+                noises = [latent_walks.lerp(a, b, t) for a, b in zip(noises_a, noises_b)]
+                images = renderer.render(latent_walks.lerp(dlatents_a, dlatents_b, t), noises, Gs_kwargs.output_transform)
             images = images.reshape([end - begin, -1] + list(images.shape[1:]))  # [frame, image, height, width, channel]
             for frame_images in images:
                 writer.append(video.grid_frame(frame_images, grid_size, image_zoom))

@@ -42,14 +42,17 @@ def lerp(a, b, t):
     return a + (b - a) * t
 
 
-def keyframe_walk(keys, num_frames, interpolate):
-    """Frames of a loop through keys[0], keys[1], ..., back to keys[0], at equal time per key: [frame, *key_shape].
-
-    Frame f sits at position f * len(keys) / num_frames along the loop, so frame 0 is keys[0] exactly and the last
-    frame leads back into it. interpolate(a, b, t) blends two keys (lerp or slerp) on their last axis.
-    """
-    keys = np.asarray(keys, np.float64)
-    positions = np.arange(num_frames) * len(keys) / num_frames
+def keyframe_positions(num_frames, num_keys):
+    """Where each frame of a loop through num_keys keys (back to the first, equal time per key) sits: the key
+    before it, the key after it and the fraction t of the way between them. Frame 0 is the first key exactly."""
+    positions = np.arange(num_frames) * num_keys / num_frames
     index = np.floor(positions).astype(int)
-    t = (positions - index).reshape([-1] + [1] * (keys.ndim - 1))
-    return interpolate(keys[index], keys[(index + 1) % len(keys)], t).astype(np.float32)
+    return index, (index + 1) % num_keys, positions - index
+
+
+def keyframe_walk(keys, num_frames, interpolate):
+    """Frames of a loop through keys[0], keys[1], ..., back to keys[0]: [frame, *key_shape]. interpolate(a, b, t)
+    blends two keys (lerp or slerp) on their last axis."""
+    keys = np.asarray(keys, np.float64)
+    before, after, t = keyframe_positions(num_frames, len(keys))
+    return interpolate(keys[before], keys[after], t.reshape([-1] + [1] * (keys.ndim - 1))).astype(np.float32)
