@@ -74,7 +74,7 @@ def test_train_evaluates_metrics_at_every_network_snapshot(data, tmp_path):
     # Ticks at 8 and 24 images: two network snapshots (both named 000000 below 1 kimg), a line each.
     assert len(lines) == 2 and snapshots == ['network-snapshot-000000.pkl']
     assert all(SWD_LINE.match(line) for line in lines), lines
-    from test_train_cli import _tensorboard_scalars
+    from test_training_loop import _tensorboard_scalars
     scalars = _tensorboard_scalars(str(run_dir))
     values = [float(line.split('swd1k_avg')[1]) for line in lines]
     assert [scalars[('Metrics/swd1k_avg', step)] for step in (8, 24)] == pytest.approx(values, abs=1e-4)
