@@ -44,9 +44,11 @@ valid metrics:
   ''' + ', '.join(metric_defaults) + '''
 
 Files the metrics need (in the --metric-data folder, or $''' + metric_base.METRIC_DATA_ENV + '''; see the README):
-  fid50k, fid50k_full, is50k: classify_image_graph_def.pb (from inception-2015-12-05.tgz)
+  fid50k, fid50k_full, kid50k_full, is50k: classify_image_graph_def.pb (from inception-2015-12-05.tgz)
   ppl_*: net-lin_vgg_v0.1.pb (LPIPS, VGG16)
-  pr50k3: vgg16_weights_tf_dim_ordering_tf_kernels.h5 (Keras' VGG16 ImageNet weights)
+  pr50k3, pr50k3_full: vgg16_weights_tf_dim_ordering_tf_kernels.h5 (Keras' VGG16 ImageNet weights)
+  ls: celebahq-classifier-00-male.pkl ... celebahq-classifier-39-wearing-necktie.pkl (NVIDIA's 40 CelebA-HQ
+      attribute classifiers)
   swd16k, swd1k, msssim20k: none
 '''
 
@@ -70,9 +72,9 @@ def main(argv=None):
         dnnlib.util.exit_with_error(f'--dataset: dataset directory does not exist: {os.path.join(args.data_dir, args.dataset)}')
     if args.metric_data is not None:
         metric_base.set_metric_data_dir(args.metric_data)
-    try:  # A missing feature network file stops here, before a run directory is made.
+    try:  # A missing or unusable feature network file stops here, before a run directory is made.
         metric_base.MetricGroup([metric_defaults[name] for name in args.metrics]).check_files()
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         dnnlib.util.exit_with_error(str(err))
     pretrained_networks.load_snapshot_or_exit(args.network_pkl)
     kwargs = vars(args)

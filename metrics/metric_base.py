@@ -34,13 +34,24 @@ def metric_data_dir():
 
 def metric_file(filename, metric_name, published_at):
     """The path of a feature network file a metric needs; a clear error if it is not in the metric data folder."""
-    path = os.path.join(metric_data_dir(), filename)
-    if not os.path.isfile(path):
+    return metric_files([filename], metric_name, published_at)[0]
+
+
+def metric_files(filenames, metric_name, published_at):
+    """The paths of the feature network files a metric needs; one clear error naming them all if any is missing."""
+    paths = [os.path.join(metric_data_dir(), filename) for filename in filenames]
+    missing = [filename for filename, path in zip(filenames, paths) if not os.path.isfile(path)]
+    if missing:
+        if len(filenames) == 1:
+            needs = f'the file {filenames[0]}, which is not in the metric data folder {metric_data_dir()}. It is'
+        else:
+            needs = (f'the {len(filenames)} files {", ".join(filenames)}; missing from the metric data folder '
+                     f'{metric_data_dir()}: {", ".join(missing[:3])}{", ..." * (len(missing) > 3)}. They are')
+        them = 'it' if len(filenames) == 1 else 'them'
         raise FileNotFoundError(
-            f'Metric {metric_name} needs the file {filename}, which is not in the metric data folder {metric_data_dir()}. '
-            f'It is published at {published_at}. Nothing is downloaded here: get the file there, put it in a folder and '
-            f'pass that folder as --metric-data DIR (or set {METRIC_DATA_ENV}).')
-    return path
+            f'Metric {metric_name} needs {needs} published at {published_at}. Nothing is downloaded here: get {them} '
+            f'there, put {them} in a folder and pass that folder as --metric-data DIR (or set {METRIC_DATA_ENV}).')
+    return paths
 
 
 def file_md5(path):
@@ -131,7 +142,8 @@ class MetricBase:
         return result_str
 
     def check_files(self):
-        """Raise FileNotFoundError (metric_file's) if a feature network file this metric needs is missing."""
+        """Raise FileNotFoundError (metric_file's) if a feature network file this metric needs is missing, ValueError
+        if one is not what the metric reads."""
 
     def _evaluate(self, Gs, Gs_kwargs, num_gpus):
         raise NotImplementedError  # Subclasses compute the metric here.
@@ -247,12 +259,16 @@ class MetricBase:
 
     # -- fakes ----------------------------------------------------------------
 
-    def _iterate_fakes(self, Gs, minibatch_size, num_gpus, Gs_kwargs, rnd):
+    def _iterate_fakes(self, Gs, minibatch_size, num_gpus, Gs_kwargs, rnd, outputs=None):
         """Endless uint8 NCHW minibatches of Gs's images: z ~ N(0, I) and random dataset labels from rnd (a numpy
         Generator), Gs_kwargs as given (the original's is_validation=True: no truncation). The random draws inside
         Gs (StyleGAN's and StyleGAN2's noise inputs with randomize_noise) are fresh for every image, as in the
-        original, but keyed on a seed that rnd gives each minibatch: the same rnd gives the same images."""
-        generate = _fakes_function(Gs, Gs_kwargs, num_gpus)
+        original, but keyed on a seed that rnd gives each minibatch: the same rnd gives the same images.
+        outputs: f(latents, labels) -> tensor, computed on each device instead of the images."""
+        def images(latents, labels):
+            return tflib.convert_images_to_uint8(Gs.get_output_for(latents, labels, **Gs_kwargs))
+
+        generate = _fakes_function(Gs, outputs or images, num_gpus)
         label_size = Gs.input_shapes[1][1]
         while True:
             latents = rnd.standard_normal([minibatch_size] + Gs.input_shape[1:])
@@ -261,20 +277,20 @@ class MetricBase:
             yield generate(np.float32(latents), np.float32(labels), seed).numpy()
 
 
-def _fakes_function(Gs, Gs_kwargs, num_gpus):
-    """A compiled (latents, labels, seed int64 [2]) -> uint8 NCHW images, split over the devices; Gs's own random
-    draws come from stateless ops keyed on seed (tflib.reproducible_random), not from TensorFlow's global state."""
+def _fakes_function(Gs, outputs, num_gpus):
+    """A compiled (latents, labels, seed int64 [2]) -> outputs(latents, labels), split over the devices; Gs's own
+    random draws come from stateless ops keyed on seed (tflib.reproducible_random), not from TensorFlow's global
+    state."""
     device_names = devices(num_gpus)
 
     def generate(latents, labels, seed):
-        images = []
+        parts = []
         with tflib.reproducible_random(seed):
             for device, part_latents, part_labels in zip(device_names, tf.split(latents, len(device_names)),
                                                          tf.split(labels, len(device_names))):
                 with tf.device(device):
-                    images.append(tflib.convert_images_to_uint8(Gs.get_output_for(part_latents, part_labels,
-                                                                                  **Gs_kwargs)))
-        return tf.concat(images, axis=0)
+                    parts.append(outputs(part_latents, part_labels))
+        return tf.concat(parts, axis=0)
 
     return tfutil.function(generate, input_signature=[tf.TensorSpec([None] + Gs.input_shape[1:], tf.float32),
                                                      tf.TensorSpec([None, Gs.input_shapes[1][1]], tf.float32),
@@ -313,7 +329,8 @@ class MetricGroup:
         return results
 
     def check_files(self):
-        """Raise FileNotFoundError if a feature network file one of the metrics needs is missing."""
+        """Raise FileNotFoundError if a feature network file one of the metrics needs is missing, ValueError if one is
+        not what the metric reads."""
         for metric in self.metrics:
             metric.check_files()
 

@@ -1,5 +1,6 @@
-"""Precision and recall (pr50k3): Kynkaanniemi et al. 2019, "Improved Precision and Recall Metric for Assessing
-Generative Models", with NVIDIA StyleGAN2's settings and result names (pr50k3_precision, pr50k3_recall).
+"""Precision and recall (pr50k3, pr50k3_full): Kynkaanniemi et al. 2019, "Improved Precision and Recall Metric for
+Assessing Generative Models", with NVIDIA StyleGAN2's settings and result names (pr50k3_precision, pr50k3_recall),
+and stylegan2-ada's pr50k3_full (up to 200000 reals, never mirrored: pr50k3_full_precision, pr50k3_full_recall).
 
 Each set of VGG16 features (reals, fakes) estimates a manifold: the union of balls around its points whose radius
 is the distance to the point's k-th nearest neighbour in the set (the point itself counted as the 0th). Precision is
@@ -76,12 +77,13 @@ def knn_precision_recall(ref_features, eval_features, nhood_size, row_batch_size
 
 
 class PR(metric_base.MetricBase):
-    """The fakes' latents, labels and noise seeds come from default_rng(FAKE_LATENTS_SEED). feature_net: f(uint8
-    NCHW images) -> [N, num_features], with a fingerprint attribute (a string) that keys the cached features of the
-    reals; None = VGG16 fc2 from the metric data folder."""
+    """num_images fakes against num_images reals, or with max_reals, against the dataset's first max_reals images
+    (fewer if it is smaller; stylegan2-ada's pr50k3_full: 200000). The fakes' latents, labels and noise seeds come
+    from default_rng(FAKE_LATENTS_SEED). feature_net: f(uint8 NCHW images) -> [N, num_features], with a fingerprint
+    attribute (a string) that keys the cached features of the reals; None = VGG16 fc2 from the metric data folder."""
 
     def __init__(self, num_images, nhood_size, minibatch_per_gpu, row_batch_size, col_batch_size, feature_net=None,
-                 **kwargs):
+                 max_reals=None, **kwargs):
         super().__init__(**kwargs)
         self.num_images = num_images
         self.nhood_size = nhood_size
@@ -89,6 +91,7 @@ class PR(metric_base.MetricBase):
         self.row_batch_size = row_batch_size
         self.col_batch_size = col_batch_size
         self.feature_net = feature_net
+        self.max_reals = max_reals
 
     def check_files(self):
         if self.feature_net is None:
@@ -98,14 +101,18 @@ class PR(metric_base.MetricBase):
         minibatch_size = num_gpus * self.minibatch_per_gpu
         feature_net = self.feature_net or vgg16.load_vgg16(self.name)
 
-        def features(minibatches, what):
+        def features(minibatches, num_images, what):
             return self._collect(lambda images: metric_base.run_on_devices(feature_net, images, num_gpus), minibatches,
-                                 self.num_images, what)
+                                 num_images, what)
 
-        reals = self._cached_reals_stats(lambda: dict(features=features(self._iterate_reals(minibatch_size), 'reals')),
-                                         features=feature_net.fingerprint, num_images=self.num_images)
+        def reals_features():
+            num_reals = self.num_images if self.max_reals is None else min(self._dataset_num_images(), self.max_reals)
+            return dict(features=features(self._iterate_reals(minibatch_size), num_reals, 'reals'))
+
+        settings = dict(num_images=self.num_images) if self.max_reals is None else dict(max_reals=self.max_reals)
+        reals = self._cached_reals_stats(reals_features, features=feature_net.fingerprint, **settings)
         fakes = features(self._iterate_fakes(Gs, minibatch_size, num_gpus, Gs_kwargs,
-                                             np.random.default_rng(FAKE_LATENTS_SEED)), 'fakes')
+                                             np.random.default_rng(FAKE_LATENTS_SEED)), self.num_images, 'fakes')
         precision, recall = knn_precision_recall(reals['features'], fakes, self.nhood_size, self.row_batch_size,
                                                  self.col_batch_size, num_gpus)
         self._report_result(precision, suffix='_precision')

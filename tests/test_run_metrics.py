@@ -49,8 +49,12 @@ def test_run_metrics_writes_the_original_result_line(data, tmp_path):
 def test_missing_feature_file_names_it_and_where_to_get_it(data, tmp_path, capsys):
     root, pkl = data
     for metric, filename, where in (('fid50k', 'classify_image_graph_def.pb', 'inception-2015-12-05.tgz'),
+                                    ('kid50k_full', 'classify_image_graph_def.pb', 'inception-2015-12-05.tgz'),
                                     ('ppl_wend', 'net-lin_vgg_v0.1.pb', 'http'),
-                                    ('pr50k3', 'vgg16_weights_tf_dim_ordering_tf_kernels.h5', 'http')):
+                                    ('pr50k3', 'vgg16_weights_tf_dim_ordering_tf_kernels.h5', 'http'),
+                                    ('pr50k3_full', 'vgg16_weights_tf_dim_ordering_tf_kernels.h5', 'http'),
+                                    ('ls', 'celebahq-classifier-39-wearing-necktie.pkl',
+                                     'https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/')):
         with pytest.raises(SystemExit):
             run_metrics.main(['--network', pkl, '--metrics', metric, '--dataset', 'squares', '--data-dir',
                               str(root / 'datasets'), '--result-dir', str(tmp_path / 'r'), '--metric-data', str(tmp_path / 'empty')])
