@@ -108,7 +108,7 @@ class GeneratorExport(tf.Module):
                 images = run(self._fixed_noise == 'random')()
             else:
                 check = tf.debugging.Assert(tf.reduce_any(tf.equal(noise, NOISE_MODES)),
-                                            ["noise must be 'const' or 'random', got", noise])
+                                            ['noise must be const or random, got', noise])
                 with tf.control_dependencies([check]):
                     images = tf.cond(tf.equal(noise, 'random'), run(True), run(False))
         return {'images': to_uint8_nhwc(images)}
