@@ -8,7 +8,8 @@ dynamic batch:
                noise [] ('const' = the stored noise maps, 'random'; style-based networks only) -> images, uint8 NHWC.
     mapping:   z, labels -> dlatents [N, num_layers, dlatent_size]        (style-based networks only)
     synthesis: dlatents -> images, float NCHW, nominally in [-1, 1], with the stored noise maps (style-based only)
-TF Lite and ONNX models hold `generate` with the noise (and, for ONNX, the truncation) fixed at export, see --help.
+TF Lite (builtin ops only) and ONNX models hold `generate` with the noise fixed at export (--noise) and a dynamic
+batch. No format needs a fixed batch size.
 """
 
 import argparse
