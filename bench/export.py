@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 import time
+import timeit
 
 import numpy as np
 
@@ -32,12 +33,7 @@ def size_mb(path):
 
 def median_seconds(func, runs):
     func()  # Trace and warm up.
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.median(timeit.repeat(func, number=1, repeat=runs)))
 
 
 def main():
