@@ -31,9 +31,12 @@ def size_mb(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files) / 2 ** 20
 
 
-def median_seconds(func, runs):
-    func()  # Trace and warm up.
-    return float(np.median(timeit.repeat(func, number=1, repeat=runs)))
+def median_seconds(funcs, runs):
+    """The median time of each function, called in turns so that other load on the machine affects all alike."""
+    for func in funcs:
+        func()  # Trace and warm up.
+    times = np.array([[timeit.timeit(func, number=1) for func in funcs] for _ in range(runs)])
+    return np.median(times, axis=0)
 
 
 def main():
@@ -68,13 +71,15 @@ def main():
     print('| batch | Gs.run ref ops img/s | Gs.run compiled ops img/s | SavedModel img/s |\n|---|---|---|---|')
     for batch in [int(b) for b in args.batches.split(',')]:
         z = np.random.RandomState(0).randn(batch, Gs.input_shape[1]).astype(np.float32)
-        os.environ[IMPL_ENV] = 'ref'
-        ref = median_seconds(lambda: Gs_ref.run(z, None, truncation_psi=0.5, randomize_noise=False, output_transform=uint8), args.runs)
-        os.environ[IMPL_ENV] = 'auto'
-        compiled = median_seconds(lambda: Gs_compiled.run(z, None, truncation_psi=0.5, randomize_noise=False,
-                                                          output_transform=uint8), args.runs)
-        exported = median_seconds(lambda: generate(z=tf.constant(z), truncation_psi=tf.constant(0.5),
-                                                   noise=tf.constant('const'))['images'].numpy(), args.runs)
+
+        def run(net, impl):
+            def call():
+                os.environ[IMPL_ENV] = impl  # Read when run() traces, on its first call.
+                net.run(z, None, truncation_psi=0.5, randomize_noise=False, output_transform=uint8)
+            return call
+        exported = lambda: generate(z=tf.constant(z), truncation_psi=tf.constant(0.5),  # noqa: E731
+                                    noise=tf.constant('const'))['images'].numpy()
+        ref, compiled, exported = median_seconds([run(Gs_ref, 'ref'), run(Gs_compiled, 'auto'), exported], args.runs)
         print(f'| {batch} | {batch / ref:.2f} | {batch / compiled:.2f} | {batch / exported:.2f} |', flush=True)
 
 

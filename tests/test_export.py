@@ -25,7 +25,9 @@ EXT = {'savedmodel': '', 'tflite': '.tflite', 'onnx': '.onnx'}
 PSI = 0.6
 
 # Runs in a process whose sys.path has no project directory (python -I, cwd elsewhere): plain TensorFlow,
-# tf.lite.Interpreter and onnxruntime, as a user of the exports has them.
+# tf.lite.Interpreter and onnxruntime, as a user of the exports has them. A SavedModel with a compiled op of this
+# project would not load there, and this tf.lite.Interpreter has no Flex delegate: a TF Lite model that runs holds
+# builtin ops only.
 RUNNER = r'''
 import contextlib, importlib.util, io, json, sys
 import numpy as np, onnxruntime, tensorflow as tf
