@@ -14,6 +14,7 @@ batch. No format needs a fixed batch size.
 
 import argparse
 import contextlib
+import importlib.util
 import inspect
 import os
 import shutil
@@ -184,6 +185,8 @@ def main(argv=None):
         dnnlib.util.exit_with_error(f'--out {args.out}: a directory; a {args.format} model is one file.')
     if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
         dnnlib.util.exit_with_error(f'--out {args.out}: its directory does not exist.')
+    if args.format == 'onnx' and importlib.util.find_spec('tf2onnx') is None:
+        dnnlib.util.exit_with_error('--format onnx needs tf2onnx and onnx: pip install -r requirements.txt')
     if args.opset < 13:
         dnnlib.util.exit_with_error(f'--opset must be at least 13, got {args.opset}.')
     if args.overwrite and os.path.isdir(args.out):
