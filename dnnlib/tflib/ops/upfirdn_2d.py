@@ -79,11 +79,13 @@ def _upfirdn_nhwc(x, k, upx, upy, downx, downy, padx0, padx1, pady0, pady1):
     """The reference computation on an NHWC tensor, the channels filtered independently."""
     in_h, in_w = x.shape[1], x.shape[2]
 
-    # Insert zeros after each sample.
+    # Insert zeros after each sample: columns, then rows, in 4-D tensors (TF Lite's builtin Pad has at most 5 dims).
     if upx > 1 or upy > 1:
         channels = tf.shape(x)[3]
-        x = tf.reshape(x, [-1, in_h, 1, in_w, 1, channels])
-        x = tf.pad(x, [[0, 0], [0, 0], [0, upy - 1], [0, 0], [0, upx - 1], [0, 0]])
+        x = tf.reshape(x, [-1, in_w, 1, channels])
+        x = tf.pad(x, [[0, 0], [0, 0], [0, upx - 1], [0, 0]])
+        x = tf.reshape(x, [-1, 1, in_w * upx, channels])
+        x = tf.pad(x, [[0, 0], [0, upy - 1], [0, 0], [0, 0]])
         x = tf.reshape(x, [-1, in_h * upy, in_w * upx, channels])
 
     # Pad with zeros, or crop where the pad is negative.
