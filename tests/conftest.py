@@ -4,6 +4,8 @@ import shutil
 import sys
 import tempfile
 
+import pytest
+
 # Quiet TensorFlow's start-up chatter and make the repository importable from the tests.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -18,3 +20,13 @@ if not os.environ.get('STYLEGAN2_OPS_CACHE'):
     _OPS_CACHE = tempfile.mkdtemp(prefix='sg2ops-test-cache-')
     atexit.register(shutil.rmtree, _OPS_CACHE, ignore_errors=True)
     os.environ['STYLEGAN2_OPS_CACHE'] = _OPS_CACHE
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    """A data dir with two tiny TFRecord datasets of coloured squares: 'squares' (16x16) and 'squares32'."""
+    from tfrecords_for_tests import color_squares, write_dataset
+    root = tmp_path_factory.mktemp('datasets')
+    write_dataset(str(root / 'squares'), color_squares(64, 16))
+    write_dataset(str(root / 'squares32'), color_squares(64, 32))
+    return str(root)

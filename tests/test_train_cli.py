@@ -12,21 +12,12 @@ import numpy as np
 import pytest
 
 import train
-from tfrecords_for_tests import color_squares, write_dataset
 from training import configs, misc
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ARGS = ['--dataset', 'squares', '--config', 'config-e', '--total-kimg', '1', '--minibatch', '32', '--minibatch-gpu', '16',
         '--fmap-base', '64', '--fmap-max', '16', '--snapshot-ticks', '1', '--metrics', 'none']
-
-
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp('datasets')
-    write_dataset(str(root / 'squares'), color_squares(64, 16))
-    write_dataset(str(root / 'squares32'), color_squares(64, 32))
-    return str(root)
 
 
 def drop_abort_txt_when_created(run_dir, timeout=300):

@@ -12,18 +12,9 @@ import tensorflow as tf
 
 import dnnlib
 import train
-from tfrecords_for_tests import color_squares, write_dataset
 from training import misc
 from training.trainer import Trainer
 from training.training_loop import _check_finite, training_loop
-
-
-@pytest.fixture(scope='module')
-def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp('datasets')
-    write_dataset(str(root / 'squares'), color_squares(64, 16))
-    write_dataset(str(root / 'squares32'), color_squares(64, 32))
-    return str(root)
 
 
 def test_training_loop_rejects_unknown_arguments():
