@@ -14,6 +14,7 @@ import dnnlib
 import dnnlib.tflib as tflib
 import pretrained_networks
 from training.images import convert_to_pil_image
+from training.layers import noise_variables
 
 synthesis_kwargs = dict(output_transform=dict(func=tflib.convert_images_to_uint8, nchw_to_nhwc=True), minibatch_size=8)
 
@@ -120,16 +121,10 @@ def draw_noise_detail_figure(png, Gs, w, h, num_samples, seeds):
 # Figure 5: noise on all, no, fine and coarse layers.
 
 
-def noise_variables(Gs):
-    """The synthesis network's stored noise maps, in layer order (noise0, noise1, ...)."""
-    noise = {int(m.group(1)): var for name, var in Gs.components.synthesis.vars.items() if (m := re.fullmatch(r'noise(\d+)', name))}
-    return [noise[index] for index in sorted(noise)]
-
-
 def draw_noise_components_figure(png, Gs, w, h, seeds, noise_ranges, flips):
     print(png, flush=True)
     Gsc = Gs.clone()  # Its noise maps are zeroed below; the caller's (and the load cache's) stay as they are.
-    noise_pairs = [(var, var.numpy()) for var in noise_variables(Gsc)]
+    noise_pairs = [(var, var.numpy()) for var in noise_variables(Gsc.components.synthesis)]
     latents = seed_latents(Gs, seeds)
     range_images = []  # [noise range][seed] -> image
     for noise_range in noise_ranges:

@@ -12,6 +12,7 @@ import tensorflow as tf
 import dnnlib
 from dnnlib.tflib.ops.upfirdn_2d import downsample_2d
 from dnnlib.tflib.optimizer import Optimizer
+from training.layers import noise_variables
 
 
 def learning_rate_schedule(t, initial_learning_rate=0.1, lr_rampdown_length=0.25, lr_rampup_length=0.05):
@@ -95,9 +96,7 @@ class Projector:
         self._dlatent_std = float(np.sum((dlatent_samples - self._dlatent_avg) ** 2) / self.dlatent_avg_samples) ** 0.5
         self._info('std = %g' % self._dlatent_std)
 
-        self._noise_vars = []
-        while 'noise%d' % len(self._noise_vars) in synthesis.vars:
-            self._noise_vars.append(synthesis.vars['noise%d' % len(self._noise_vars)])
+        self._noise_vars = noise_variables(synthesis)
         self._num_layers = synthesis.input_shape[1]
         self._dlatents_var = tf.Variable(tf.zeros(self._dlatent_avg.shape), name='dlatents_var')
         image_shape = to_distance_input(tf.zeros([1] + self._Gs.output_shape[1:])).shape
@@ -189,7 +188,7 @@ def save_projection(path, dlatents, noises):
 def load_projection(path, synthesis):
     """(dlatents [1, num_layers, dlatent_size], [noise maps]) of a projection file, checked against the synthesis
     network it is rendered with; ValueError naming the file and what does not fit."""
-    noise_shapes = [var.shape.as_list() for name, var in synthesis.vars.items() if name.startswith('noise')]
+    noise_shapes = [var.shape.as_list() for var in noise_variables(synthesis)]
     try:
         with np.load(path) as data:
             arrays = {key: data[key] for key in data.files}

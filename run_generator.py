@@ -15,6 +15,7 @@ import pretrained_networks
 import projector
 from training import latent_walks, video
 from training.images import convert_to_pil_image, save_image_grid
+from training.layers import noise_variables
 
 
 def to_pil(image: np.ndarray) -> PIL.Image.Image:
@@ -33,16 +34,12 @@ def uint8_kwargs(Gs, truncation_psi, shrink=1):
     return kwargs
 
 
-def noise_vars_of(Gs):
-    return [var for name, var in Gs.components.synthesis.vars.items() if name.startswith('noise')] if 'synthesis' in Gs.components else []
-
-
 class Renderer:
     """Synthesis of dlatents with given noise maps (a projection's) or the network's stored ones."""
 
     def __init__(self, Gs):
         self.synthesis = Gs.components.synthesis
-        self.noise_vars = noise_vars_of(Gs)
+        self.noise_vars = noise_variables(Gs.components.synthesis)
         self.stored_noises = [var.numpy() for var in self.noise_vars]
 
     def render(self, dlatents, noises=None, output_transform=None):
@@ -61,7 +58,7 @@ def generate_images(network_pkl, seeds, truncation_psi, dlatents_npzs=None):
     if dlatents_npzs:
         render_projections(Gs, dlatents_npzs)
         return
-    noise_vars = noise_vars_of(Gs)  # None in ProGAN.
+    noise_vars = noise_variables(Gs.components.synthesis) if 'synthesis' in Gs.components else []  # None in ProGAN.
     Gs_kwargs = uint8_kwargs(Gs, truncation_psi)
     for seed_idx, seed in enumerate(seeds):
         print('Generating image for seed %d (%d/%d) ...' % (seed, seed_idx, len(seeds)), flush=True)

@@ -19,6 +19,7 @@ import pretrained_networks
 import projector
 from training import dataset, video
 from training.images import adjust_dynamic_range, load_image, save_image_grid
+from training.layers import noise_variables
 
 
 def project_image(proj, targets, png_prefix, num_snapshots, save_video=False):
@@ -54,7 +55,7 @@ def project_generated_images(network_pkl, seeds, num_snapshots, truncation_psi, 
     _G, _D, Gs = pretrained_networks.load_networks(network_pkl)
     proj = projector.Projector()
     proj.set_network(Gs)
-    noise_vars = [var for name, var in Gs.components.synthesis.vars.items() if name.startswith('noise')]
+    noise_vars = noise_variables(Gs.components.synthesis)
 
     Gs_kwargs = dnnlib.EasyDict(randomize_noise=False, truncation_psi=truncation_psi)
     for seed_idx, seed in enumerate(seeds):

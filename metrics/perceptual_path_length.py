@@ -20,6 +20,7 @@ import dnnlib.tflib as tflib
 from dnnlib.tflib import tfutil
 from dnnlib.tflib.ops.upfirdn_2d import downsample_2d
 from metrics import lpips, metric_base
+from training.layers import noise_variables
 
 SAMPLES_SEED = 1008
 
@@ -95,8 +96,7 @@ class PPL(metric_base.MetricBase):
 
         # A synthesis copy per device with its own noise inputs, as the original cloned Gs per GPU; Gs keeps its own.
         syntheses = [Gs.components.synthesis.clone() for _ in device_names]
-        noise_vars = [var for synthesis in syntheses for name, var in synthesis.vars.items()
-                      if name.startswith('noise')]
+        noise_vars = [var for synthesis in syntheses for var in noise_variables(synthesis)]
         step = self._step_function(Gs.components.mapping, syntheses, device_names, distance, Gs_kwargs)
 
         all_distances = []

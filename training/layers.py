@@ -244,3 +244,12 @@ def d_inputs(images_in, labels_in, num_channels, resolution, label_size, dtype, 
     images_in = tflib.set_input_shape(images_in, [None, num_channels, resolution, resolution], 'D: images_in')
     labels_in = tflib.set_input_shape(labels_in, [None, label_size], 'D: labels_in')
     return tflib.nchw_to(tf.cast(images_in, dtype), fmt), tf.cast(labels_in, dtype)
+
+
+def noise_variables(synthesis):
+    """The stored noise maps of a StyleGAN or StyleGAN2 synthesis network, 'noise0', 'noise1', ... in layer order
+    (none for a network without noise inputs)."""
+    noise_vars = []
+    while 'noise%d' % len(noise_vars) in synthesis.vars:
+        noise_vars.append(synthesis.vars['noise%d' % len(noise_vars)])
+    return noise_vars
