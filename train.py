@@ -11,6 +11,7 @@ import copy
 import functools
 import glob
 import os
+import sys
 import tempfile
 
 import dnnlib
@@ -179,14 +180,35 @@ def main(argv=None):
         chief = is_chief_worker()
     except ValueError as err:
         dnnlib.util.exit_with_error(str(err))
-    if chief:
-        dnnlib.submit_run(**kwargs)
-        return
-    # The other workers of a multi-worker run write nothing under --result-dir: their log and the checkpoints that
-    # TensorFlow has every worker write go to a temporary run dir, removed at the end.
-    with tempfile.TemporaryDirectory(prefix='stylegan2-worker-') as tmp:
-        kwargs.submit_config.run_dir_root = tmp
-        dnnlib.submit_run(**kwargs)
+    try:
+        if chief:
+            dnnlib.submit_run(**kwargs)
+            return
+        # The other workers of a multi-worker run write nothing under --result-dir: their log and the checkpoints that
+        # TensorFlow has every worker write go to a temporary run dir, removed at the end.
+        with tempfile.TemporaryDirectory(prefix='stylegan2-worker-') as tmp:
+            kwargs.submit_config.run_dir_root = tmp
+            dnnlib.submit_run(**kwargs)
+    except SystemExit as stop:  # PREEMPTED_EXIT_CODE after a SIGTERM, with the snapshot written.
+        if 'TF_CONFIG' in os.environ:
+            exit_now(stop.code)
+        raise
+    except Exception as err:
+        from training.cluster import lost_peer
+        peer = lost_peer(err)
+        if peer is None:
+            raise
+        print(f'Error: lost {peer} of the multi-worker run ({type(err).__name__}); the last complete snapshot is '
+              f'kept: restart every worker with --resume latest.', file=sys.stderr)
+        exit_now(1)
+
+
+def exit_now(code):
+    """End a multi-worker process at once: TensorFlow's teardown waits for peers that are gone or leaving (10-25 s
+    measured on one machine), which would eat into the time a preemption notice leaves."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == '__main__':

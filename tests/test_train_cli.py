@@ -2,7 +2,9 @@
 
 import glob
 import os
+import json
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +15,7 @@ import pytest
 
 import train
 from training import configs, misc
+from training.preemption import PREEMPTED_EXIT_CODE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -81,9 +84,25 @@ def run_train(args, *switches):
     return subprocess.run([sys.executable, '-c', TRAIN_SCRIPT] + args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
+def run_train_until_sigterm(args):
+    """train.py in a subprocess, sent SIGTERM as soon as it prints 'Training for' (as a preemptible VM or Kubernetes
+    would at any moment); its (returncode, stdout, stderr)."""
+    proc = subprocess.Popen([sys.executable, os.path.join(REPO, 'train.py')] + args, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith('Training for'):
+            proc.send_signal(signal.SIGTERM)
+            break
+    out, err = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, ''.join(lines) + out, err)
+
+
 def test_run_writes_nvidia_files_stops_on_abort_survives_a_kill_and_resumes_exactly(data_dir, tmp_path, capsys):
-    """One run, interrupted twice: abort.txt at its first tick, then (resumed) SIGKILL while it writes its next
-    snapshot, then resumed again to the end; its networks equal those of a run that was never interrupted."""
+    """One run, interrupted three times: abort.txt at its first tick, then (resumed) SIGKILL while it writes its next
+    snapshot, then (resumed) SIGTERM, then resumed again to the end; its networks equal those of a run that was
+    never interrupted."""
     results = str(tmp_path / 'results')
     # config-e: noise inputs, style mixing, path length and R1 regularization; plus mirroring.
     setup = ['--data-dir', data_dir] + ARGS + ['--mirror-augment', 'true', '--seed', '7']
@@ -113,11 +132,24 @@ def test_run_writes_nvidia_files_stops_on_abort_survives_a_kill_and_resumes_exac
     # 000001 never became a pickle, so nothing there looks like a snapshot of it.
     assert 'network-snapshot-000001.pkl' not in names and 'network-final.pkl' not in names
 
-    # --resume latest passes over the killed run (no complete snapshot) to the first run's, and goes to the end.
+    # --resume latest passes over the killed run (no complete snapshot) to the first run's; SIGTERM as soon as it
+    # trains (while it compiles its first minibatch): it stops two minibatches later, inside a group of
+    # minibatch_repeats (4) minibatches that share a schedule, with a snapshot of that moment.
+    preempted = run_train_until_sigterm(args + ['--resume', 'latest'])
+    assert preempted.returncode == PREEMPTED_EXIT_CODE, preempted.stderr[-3000:]
+    assert 'Resuming at 0.1 kimg.' in preempted.stdout and 'tick ' not in preempted.stdout
+    stop = re.search(r'Stopping: SIGTERM received; snapshot written at ([\d.]+) kimg', preempted.stdout)
+    third = os.path.join(results, '00002-stylegan2-squares-1gpu-config-e')
+    with open(os.path.join(third, 'network-snapshot-000000.json')) as f:
+        state = json.load(f)
+    assert state['cur_nimg'] == 192 == round(float(stop.group(1)) * 1000) and state['sched_nimg'] == 128
+    assert 'network-snapshot-000000.pkl' in os.listdir(third) and 'network-final.pkl' not in os.listdir(third)
+
+    # --resume latest continues from the SIGTERM's snapshot, with no minibatch lost or repeated, to the end.
     resumed = run_train(args + ['--resume', 'latest'])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert 'Resuming at 0.1 kimg.' in resumed.stdout and 'tick 1 ' in resumed.stdout and 'tick 0 ' not in resumed.stdout
-    last = os.path.join(results, '00002-stylegan2-squares-1gpu-config-e')
+    assert 'Resuming at 0.2 kimg.' in resumed.stdout and 'tick 1 ' in resumed.stdout and 'tick 0 ' not in resumed.stdout
+    last = os.path.join(results, '00003-stylegan2-squares-1gpu-config-e')
     files = set(os.listdir(last))
     assert {'fakes000001.png', 'network-snapshot-000001.pkl', 'network-final.pkl'} <= files and 'fakes_init.png' not in files
 

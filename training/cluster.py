@@ -1,9 +1,10 @@
 """The replicas of a training run: its tf.distribute strategy (GPUs, logical CPU devices, or workers named by
-TF_CONFIG), which process is the chief, and how a minibatch splits among the replicas. train.py asks these before
-the run starts; the training loop and the trainer use them during the run."""
+TF_CONFIG), which process is the chief, how a minibatch splits among the replicas, and which peer a multi-worker
+run lost. train.py asks these before and after the run; the training loop and the trainer use them during it."""
 
 import json
 import os
+import re
 
 import tensorflow as tf
 
@@ -61,3 +62,19 @@ def check_minibatch_split(minibatch_size, minibatch_gpu, num_replicas):
         raise ValueError(f'--minibatch ({minibatch_size}) must be a multiple of --minibatch-gpu ({minibatch_gpu}) '
                          f'times --num-gpus ({num_replicas}).')
     return minibatch_size // per_round
+
+
+def lost_peer(err):
+    """For an error that ends a multi-worker run because a peer is gone (a collective whose connection broke, the
+    coordination service's missed heartbeats), the peer TensorFlow names in it as 'worker 1 (host:port)'; None for
+    any other error, and in runs without TF_CONFIG."""
+    if 'TF_CONFIG' not in os.environ or not isinstance(err, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                                                             tf.errors.AbortedError, tf.errors.CancelledError)):
+        return None
+    config = json.loads(os.environ['TF_CONFIG'])
+    me = (config['task']['type'], int(config['task'].get('index', 0)))
+    for job, index in re.findall(r'/job:(\w+)/replica:\d+/task:(\d+)', str(err)):
+        if (job, int(index)) != me:
+            addresses = config['cluster'].get(job, [])
+            return f'{job} {index}' + (f' ({addresses[int(index)]})' if int(index) < len(addresses) else '')
+    return 'a peer (TensorFlow\'s error does not say which)'

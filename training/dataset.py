@@ -133,7 +133,7 @@ class TFRecordDataset:
                 raise FileNotFoundError(f'Label file not found: {label_file} (also looked in {tfrecord_dir}).')
         # The 4x4 file is the cheapest to count.
         num_records = int(tf.data.TFRecordDataset(self._lod_files[self.resolution_log2 - 2][0]).reduce(
-            np.int64(0), lambda count, _: count + 1))
+            np.int64(0), tf.autograph.experimental.do_not_convert(lambda count, _: count + 1)))
         self.num_images = num_records if max_images is None else min(num_records, max_images)  # Images per epoch.
         if self.label_file is not None and max_label_size != 0:
             self._np_labels = np.load(self.label_file)
@@ -248,6 +248,9 @@ class TFRecordDataset:
             return min(((megabytes << 20) - 1) // record_bytes + 1, max(epoch_size, minibatch_size))
         shuffle_buffer = images_in(self._shuffle_mb)
 
+        # The tf.data functions are plain Python: no autograph conversion (which would also leave a converted copy in
+        # the temp dir of a process that ends with os._exit, as a multi-worker run after SIGTERM does).
+        @tf.autograph.experimental.do_not_convert
         def epoch(index):
             if self._shuffle_mb <= 0:
                 return pairs
@@ -260,6 +263,7 @@ class TFRecordDataset:
         # Batching the serialized records and parsing whole batches is much faster than parsing one by one.
         dset = dset.batch(minibatch_size)
 
+        @tf.autograph.experimental.do_not_convert  # As epoch().
         def parse(records, labels):
             if part is not None:
                 records, labels = records[part[0]:part[0] + part[1]], labels[part[0]:part[0] + part[1]]

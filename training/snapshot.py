@@ -21,8 +21,10 @@ def snapshot_paths(run_dir, kimg):
 
 
 def save_snapshot(run_dir, kimg, trainer, loop_state, is_chief=True):
-    """Write the state and checkpoint first, the pickle last: a pickle exists only for complete snapshots.
+    """Write the checkpoint and the state first, the pickle last: a pickle exists only for complete snapshots.
 
+    A snapshot of a kimg this run dir has already (a SIGTERM less than 1000 images after a tick's snapshot)
+    replaces it, its pickle removed first: a kill during the rewrite leaves no pickle, never a mix of the two.
     In a multi-worker run every worker writes the checkpoint (TF expects all workers to take part in saving) but
     only the chief keeps it; the others write it to a temporary directory, removed at once, and nothing else.
     Returns the pickle's path (None on the other workers).
@@ -32,6 +34,8 @@ def save_snapshot(run_dir, kimg, trainer, loop_state, is_chief=True):
             tf.train.Checkpoint(**trainer.checkpoint_variables()).write(os.path.join(tmp, 'ckpt'))
         return None
     pkl, ckpt, state_json = snapshot_paths(run_dir, kimg)
+    if os.path.exists(pkl):
+        os.remove(pkl)
     tf.train.Checkpoint(**trainer.checkpoint_variables()).write(ckpt)
     with dnnlib.util.atomic_write(state_json, 'w') as f:
         json.dump(loop_state, f)

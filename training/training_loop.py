@@ -20,6 +20,7 @@ from training import dataset
 from training import misc
 from training.images import save_image_grid, setup_snapshot_image_grid
 from training.cluster import make_strategy
+from training.preemption import PREEMPTED_EXIT_CODE, PreemptionWatch
 from training.snapshot import restore_training_state, save_snapshot
 from training.trainer import Trainer
 
@@ -167,11 +168,15 @@ def training_loop(
         save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes_init.png'), drange=drange_net, grid_size=grid_size)
 
     summary_writer = tf.summary.create_file_writer(run_dir) if is_chief else tf.summary.create_noop_writer()
-    print('Training for %d kimg...\n' % total_kimg)
+    preemption = PreemptionWatch(strategy)  # SIGTERM from here on stops the run with a snapshot.
+    print('Training for %d kimg...\n' % total_kimg, flush=True)
     run_context = dnnlib.RunContext.get()
     cur_nimg = loop_state['cur_nimg']
     cur_tick = loop_state['cur_tick']  # -1 on a fresh start: the first tick comes after the first minibatches.
-    tick_start_nimg = cur_nimg
+    tick_start_nimg = loop_state.get('tick_start_nimg', cur_nimg)
+    # The schedule is read once per minibatch_repeats minibatches, at sched_nimg; a SIGTERM may stop the run
+    # between two of them, and the resumed run finishes that group on the same schedule.
+    sched_nimg = loop_state.get('sched_nimg', cur_nimg)
     start_time = time.time() - loop_state['total_time']
     tick_start_time = time.time()
     maintenance_time = 0.0
@@ -179,78 +184,91 @@ def training_loop(
     prev_lod = loop_state.get('prev_lod', -1.0)
     minibatches, minibatches_key = None, None
 
-    while cur_nimg < total_kimg * 1000:
-        sched = training_schedule(cur_nimg, training_set, **sched_args)
-        if minibatches_key != (sched.minibatch_size, np.floor(sched.lod)):  # A new pipeline at the current position.
-            minibatches = training_set.distributed_minibatches(strategy, sched.minibatch_size, sched.lod)
-            minibatches_key = (sched.minibatch_size, np.floor(sched.lod))
-        if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or np.ceil(sched.lod) != np.ceil(prev_lod)):
-            trainer.reset_optimizers()
-        prev_lod = sched.lod
-        for net in (G, D):
-            if 'lod' in net.vars:
-                net.set_var('lod', sched.lod)
+    def snapshot():
+        state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick, total_time=time.time() - start_time, prev_lod=prev_lod,
+                     minibatch_counter=minibatch_counter, data_position=training_set.position,
+                     rng=rnd.bit_generator.state, tick_start_nimg=tick_start_nimg, sched_nimg=sched_nimg)
+        return save_snapshot(run_dir, cur_nimg // 1000, trainer, state, is_chief)
 
-        for _repeat in range(minibatch_repeats):
-            trainer.run_minibatch(minibatch_counter, next(minibatches), rnd.integers(1 << 62, size=2), sched.lod,
-                                  sched.G_lrate, sched.minibatch_gpu)  # NVIDIA feeds G's learning rate to D as well.
-            cur_nimg += sched.minibatch_size
-            minibatch_counter += 1
+    try:
+        while cur_nimg < total_kimg * 1000:
+            sched = training_schedule(sched_nimg, training_set, **sched_args)
+            if minibatches_key != (sched.minibatch_size, np.floor(sched.lod)):  # A new pipeline at the current position.
+                minibatches = training_set.distributed_minibatches(strategy, sched.minibatch_size, sched.lod)
+                minibatches_key = (sched.minibatch_size, np.floor(sched.lod))
+            if reset_opt_for_new_lod and (np.floor(sched.lod) != np.floor(prev_lod) or np.ceil(sched.lod) != np.ceil(prev_lod)):
+                trainer.reset_optimizers()
+            prev_lod = sched.lod
+            for net in (G, D):
+                if 'lod' in net.vars:
+                    net.set_var('lod', sched.lod)
 
-        # Tick: log, images and snapshots.
-        done = cur_nimg >= total_kimg * 1000
-        if cur_tick < 0 or cur_nimg >= tick_start_nimg + sched.tick_kimg * 1000 or done:
-            cur_tick += 1
-            tick_time = time.time() - tick_start_time
-            total_time = time.time() - start_time
-            kimg = cur_nimg / 1000.0
-            sec_per_kimg = tick_time / max(kimg - tick_start_nimg / 1000.0, 1e-8)
-            mem_name, mem_key, peak_mem = peak_memory_gb()
-            print(('tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f '
-                   'maintenance %-6.1f %s %.1f') % (
-                cur_tick, kimg, sched.lod, sched.minibatch_size, dnnlib.util.format_time(total_time), tick_time,
-                sec_per_kimg, maintenance_time, mem_name, peak_mem), flush=True)
-            maintenance_start = time.time()
-            stats = trainer.pop_stats()
-            _check_finite(stats, run_dir)
-            # Creating <run_dir>/abort.txt asks the run to stop; every worker stops at the same tick.
-            run_context.update('%.2f' % sched.lod, cur_epoch=cur_nimg // 1000, max_epoch=total_kimg)
-            abort = trainer.any_replica(run_context.should_stop())
-            with summary_writer.as_default(step=int(cur_nimg)):
-                for key, value in stats.items():
-                    tf.summary.scalar(key, value)
-                for key, value in (('Progress/tick', cur_tick), ('Progress/kimg', kimg), ('Progress/lod', sched.lod),
-                                   ('Progress/minibatch', sched.minibatch_size), ('Timing/total_sec', total_time),
-                                   ('Timing/sec_per_tick', tick_time), ('Timing/sec_per_kimg', sec_per_kimg),
-                                   ('Timing/maintenance_sec', maintenance_time), (mem_key, peak_mem),
-                                   ('Timing/total_hours', total_time / 3600.0), ('Timing/total_days', total_time / 86400.0)):
-                    tf.summary.scalar(key, value)
-            summary_writer.flush()
+            for _repeat in range((cur_nimg - sched_nimg) // sched.minibatch_size, minibatch_repeats):
+                trainer.run_minibatch(minibatch_counter, next(minibatches), rnd.integers(1 << 62, size=2), sched.lod,
+                                      sched.G_lrate, sched.minibatch_gpu)  # NVIDIA feeds G's learning rate to D as well.
+                cur_nimg += sched.minibatch_size
+                minibatch_counter += 1
+                if preemption.after_minibatch(snapshot):
+                    print('Stopping: SIGTERM received; snapshot written at %.3f kimg. Continue with --resume latest.'
+                          % (cur_nimg / 1000.0), flush=True)
+                    summary_writer.close()
+                    raise SystemExit(PREEMPTED_EXIT_CODE)
+            sched_nimg = cur_nimg
 
-            if is_chief and image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done or abort):
-                grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
-                save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes%06d.png' % (cur_nimg // 1000)), drange=drange_net,
-                                grid_size=grid_size)
-            if (network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done)) or abort:
-                loop_state = dict(cur_nimg=cur_nimg, cur_tick=cur_tick, total_time=time.time() - start_time, prev_lod=prev_lod,
-                                  minibatch_counter=minibatch_counter, data_position=training_set.position,
-                                  rng=rnd.bit_generator.state)
-                pkl = save_snapshot(run_dir, cur_nimg // 1000, trainer, loop_state, is_chief)
-                if metrics_callback is not None and pkl is not None:
-                    results = metrics_callback(pkl, run_dir)
-                    with summary_writer.as_default(step=int(cur_nimg)):
-                        for name, value in results.items():
-                            tf.summary.scalar('Metrics/' + name, value)
-                    summary_writer.flush()
+            # Tick: log, images and snapshots.
+            done = cur_nimg >= total_kimg * 1000
+            if cur_tick < 0 or cur_nimg >= tick_start_nimg + sched.tick_kimg * 1000 or done:
+                cur_tick += 1
+                tick_time = time.time() - tick_start_time
+                total_time = time.time() - start_time
+                kimg = cur_nimg / 1000.0
+                sec_per_kimg = tick_time / max(kimg - tick_start_nimg / 1000.0, 1e-8)
+                mem_name, mem_key, peak_mem = peak_memory_gb()
+                print(('tick %-5d kimg %-8.1f lod %-5.2f minibatch %-4d time %-12s sec/tick %-7.1f sec/kimg %-7.2f '
+                       'maintenance %-6.1f %s %.1f') % (
+                    cur_tick, kimg, sched.lod, sched.minibatch_size, dnnlib.util.format_time(total_time), tick_time,
+                    sec_per_kimg, maintenance_time, mem_name, peak_mem), flush=True)
+                maintenance_start = time.time()
+                stats = trainer.pop_stats()
+                _check_finite(stats, run_dir)
+                # Creating <run_dir>/abort.txt asks the run to stop; every worker stops at the same tick.
+                run_context.update('%.2f' % sched.lod, cur_epoch=cur_nimg // 1000, max_epoch=total_kimg)
+                abort = trainer.any_replica(run_context.should_stop())
+                with summary_writer.as_default(step=int(cur_nimg)):
+                    for key, value in stats.items():
+                        tf.summary.scalar(key, value)
+                    for key, value in (('Progress/tick', cur_tick), ('Progress/kimg', kimg), ('Progress/lod', sched.lod),
+                                       ('Progress/minibatch', sched.minibatch_size), ('Timing/total_sec', total_time),
+                                       ('Timing/sec_per_tick', tick_time), ('Timing/sec_per_kimg', sec_per_kimg),
+                                       ('Timing/maintenance_sec', maintenance_time), (mem_key, peak_mem),
+                                       ('Timing/total_hours', total_time / 3600.0), ('Timing/total_days', total_time / 86400.0)):
+                        tf.summary.scalar(key, value)
+                summary_writer.flush()
 
-            tick_start_nimg = cur_nimg
-            maintenance_time = time.time() - maintenance_start
-            tick_start_time = time.time()
-            if abort:
-                print('Stopping: abort.txt found in %s.' % run_dir, flush=True)
-                break
-            if max_ticks is not None and cur_tick + 1 >= max_ticks:
-                break
+                if is_chief and image_snapshot_ticks is not None and (cur_tick % image_snapshot_ticks == 0 or done or abort):
+                    grid_fakes = Gs.run(grid_latents, grid_labels, is_validation=True, minibatch_size=16)
+                    save_image_grid(grid_fakes, dnnlib.make_run_dir_path('fakes%06d.png' % (cur_nimg // 1000)), drange=drange_net,
+                                    grid_size=grid_size)
+                if (network_snapshot_ticks is not None and (cur_tick % network_snapshot_ticks == 0 or done)) or abort:
+                    tick_start_nimg = cur_nimg
+                    pkl = snapshot()
+                    if metrics_callback is not None and pkl is not None:
+                        results = metrics_callback(pkl, run_dir)
+                        with summary_writer.as_default(step=int(cur_nimg)):
+                            for name, value in results.items():
+                                tf.summary.scalar('Metrics/' + name, value)
+                        summary_writer.flush()
+
+                tick_start_nimg = cur_nimg
+                maintenance_time = time.time() - maintenance_start
+                tick_start_time = time.time()
+                if abort:
+                    print('Stopping: abort.txt found in %s.' % run_dir, flush=True)
+                    break
+                if max_ticks is not None and cur_tick + 1 >= max_ticks:
+                    break
+    finally:
+        preemption.close()
 
     if is_chief:
         misc.save_pkl((G, D, Gs), dnnlib.make_run_dir_path('network-final.pkl'))

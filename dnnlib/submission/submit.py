@@ -182,6 +182,8 @@ def run_wrapper(submit_config: SubmitConfig) -> SubmitConfig:
         else:
             run_func(**submit_config.run_func_kwargs)
         print('dnnlib: Finished %s() in %s.' % (submit_config.run_func_name, util.format_time(time.time() - start_time)))
+    except SystemExit:  # A deliberate exit with its own message (e.g. training stopped by SIGTERM).
+        raise
     except BaseException:
         # The exception propagates to the caller, which prints it after the Logger is gone; copy
         # the traceback into log.txt now so the log tells why the run ended.

@@ -6,7 +6,7 @@ so N replicas x R rounds of small batches step exactly like one big batch. An up
 are not all finite is skipped, as in the original.
 
 Adam is TF1's AdamOptimizer: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t); v -= lr_t * m / (sqrt(v_hat) + eps).
-Optimizers made with `share=other` use other's moments and step count (NVIDIA's lazy regularization
+Optimizers made with `share=other` use other's moments, step count and accumulators (NVIDIA's lazy regularization
 gives the regularization step its own optimizer that shares Adam's state with the main one).
 """
 
@@ -27,21 +27,29 @@ class Optimizer:
 
     def setup(self, variables: List[tf.Variable] = None) -> None:
         """Create the optimizer state for `variables`, by default the shared optimizer's (inside strategy.scope())."""
-        self.variables = list(variables if variables is not None else self._share.variables)
+        if self._share is not None:
+            share = self._share
+            if variables is not None and [id(v) for v in share.variables] != [id(v) for v in variables]:
+                raise ValueError(f'Optimizer {self.name}: a shared optimizer must train the same variables.')
+            if (self.beta1, self.beta2, self.epsilon) != (share.beta1, share.beta2, share.epsilon):
+                raise ValueError(f'Optimizer {self.name}: a shared optimizer must have the same beta1, beta2, epsilon.')
+            # Everything is shared, the accumulators too: each phase applies (and empties) them before the next
+            # one starts, so both phases step through one compiled update (apply_updates of `root`).
+            self.root = share.root
+            self.variables, self.accumulators, self.num_accumulated = share.variables, share.accumulators, share.num_accumulated
+            self.moments1, self.moments2, self.step = share.moments1, share.moments2, share.step
+            return
+        self.root = self
+        self.variables = list(variables)
         self.accumulators = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_acc',
                                          synchronization=tf.VariableSynchronization.ON_READ,
                                          aggregation=tf.VariableAggregation.SUM) for v in self.variables]
         self.num_accumulated = tf.Variable(0.0, trainable=False, name=f'{self.name}_count',
                                            synchronization=tf.VariableSynchronization.ON_READ,
                                            aggregation=tf.VariableAggregation.SUM)
-        if self._share is not None:
-            if [id(v) for v in self._share.variables] != [id(v) for v in self.variables]:
-                raise ValueError(f'Optimizer {self.name}: a shared optimizer must train the same variables.')
-            self.moments1, self.moments2, self.step = self._share.moments1, self._share.moments2, self._share.step
-        else:
-            self.moments1 = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_m') for v in self.variables]
-            self.moments2 = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_v') for v in self.variables]
-            self.step = tf.Variable(0.0, trainable=False, name=f'{self.name}_step')
+        self.moments1 = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_m') for v in self.variables]
+        self.moments2 = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_v') for v in self.variables]
+        self.step = tf.Variable(0.0, trainable=False, name=f'{self.name}_step')
 
     def state_variables(self) -> dict:
         """The variables a checkpoint needs to continue training exactly (accumulators are always empty then)."""
@@ -77,7 +85,8 @@ class Optimizer:
             step = self.step.assign_add(1.0)
             lr_t = lr * tf.sqrt(1.0 - self.beta2 ** step) / (1.0 - self.beta1 ** step)
             for var, grad, m, v in zip(self.variables, grads, self.moments1, self.moments2):
-                m_new = m.assign(self.beta1 * m + (1.0 - self.beta1) * grad)
+                # With beta1 = 0 (StyleGAN2's) the formula gives m = grad exactly: three ops fewer to trace and run.
+                m_new = m.assign(grad if self.beta1 == 0.0 else self.beta1 * m + (1.0 - self.beta1) * grad)
                 v_new = v.assign(self.beta2 * v + (1.0 - self.beta2) * tf.square(grad))
                 var.assign_sub(lr_t * m_new / (tf.sqrt(v_new) + self.epsilon))
             return tf.constant(True)
@@ -85,6 +94,6 @@ class Optimizer:
         applied = tf.cond(finite, update, lambda: tf.constant(False))
         with tf.control_dependencies([applied]):
             for acc in self.accumulators:
-                acc.assign(tf.zeros_like(acc))
+                acc.assign(tf.zeros(acc.shape))
             self.num_accumulated.assign(0.0)
         return tf.identity(applied)

@@ -1,0 +1,102 @@
+"""Benchmark: seconds from SIGTERM to the exit of train.py (every worker), and from the SIGKILL of one worker to the
+exit of the other (a two-worker run on this machine, localhost).
+
+Usage: python bench/preemption.py [--setups demo,256-config-f] [--after-ticks 1]
+
+Each setup draws a small dataset with dataset_tool.py create_demo and starts train.py as a user would; the signal
+comes once the run has printed --after-ticks tick lines (so its steps are compiled and it is training). The
+timings include finishing the minibatch in progress and the next one, the snapshot write and the exit.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Demo: `make demo`'s training command. 256-config-f: full widths, one round of 4 images per minibatch.
+SETUPS = {
+    'demo': (32, ['--config', 'config-e', '--fmap-max', '32', '--minibatch', '32', '--minibatch-gpu', '16',
+                  '--gamma', '1', '--mirror-augment', 'true']),
+    '256-config-f': (256, ['--config', 'config-f', '--minibatch', '4', '--minibatch-gpu', '4']),
+}
+
+
+def free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(('127.0.0.1', 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def start(args, workers=1):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+    if workers == 1:
+        return [subprocess.Popen([sys.executable, 'train.py'] + args, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)]
+    hosts = ['127.0.0.1:%d' % port for port in free_ports(workers)]
+    return [subprocess.Popen([sys.executable, 'train.py'] + args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True, env=dict(env, TF_CONFIG=json.dumps({'cluster': {'worker': hosts},
+                                                                            'task': {'type': 'worker', 'index': i}})))
+            for i in range(workers)]
+
+
+def signal_after_ticks(procs, victim, signum, ticks):
+    """Send signum to procs[victim] after its `ticks`-th tick line; seconds from then to each process's exit."""
+    exits = [None] * len(procs)
+    sent = [None]
+
+    def watch(i):
+        for line in procs[i].stdout:
+            if i == victim and line.startswith('tick ') and sent[0] is None:
+                ticks_seen[0] += 1
+                if ticks_seen[0] >= ticks:
+                    procs[i].send_signal(signum)
+                    sent[0] = time.time()
+        procs[i].wait()
+        exits[i] = time.time()
+
+    ticks_seen = [0]
+    threads = [threading.Thread(target=watch, args=(i,)) for i in range(len(procs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [exit_time - sent[0] for exit_time in exits], [proc.returncode for proc in procs]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--setups', default='demo,256-config-f')
+    parser.add_argument('--after-ticks', type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.setups.split(','):
+            resolution, flags = SETUPS[name]
+            data = os.path.join(tmp, 'data', name)
+            subprocess.run([sys.executable, 'dataset_tool.py', 'create_demo', data, '--num_images', '256', '--resolution',
+                            str(resolution)], cwd=REPO, check=True, capture_output=True)
+            common = ['--data-dir', os.path.dirname(data), '--dataset', name, '--total-kimg', '100', '--snapshot-ticks',
+                      '1000', '--metrics', 'none'] + flags
+            # A tick per minibatch group, so the first tick line comes as soon as the steps are compiled.
+            for workers, victim, signum in ((1, 0, signal.SIGTERM), (2, 1, signal.SIGTERM), (2, 1, signal.SIGKILL)):
+                result_dir = os.path.join(tmp, 'results-%s-%d-%d' % (name, workers, signum))
+                procs = start(common + ['--result-dir', result_dir], workers)
+                seconds, codes = signal_after_ticks(procs, victim, signum, args.after_ticks)
+                what = {signal.SIGTERM: 'SIGTERM', signal.SIGKILL: 'SIGKILL'}[signum]
+                print(f'{name:14s} workers {workers}  {what} to worker {victim}: exit codes {codes}, seconds to exit '
+                      f'{", ".join("%.1f" % s for s in seconds)}', flush=True)
+
+
+if __name__ == '__main__':
+    main()
