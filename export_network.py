@@ -21,9 +21,9 @@ import shutil
 import sys
 import tempfile
 
+import dnnlib  # Before TensorFlow, as the other scripts.
 import tensorflow as tf
 
-import dnnlib
 import pretrained_networks
 from dnnlib.tflib import ops
 

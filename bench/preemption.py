@@ -1,7 +1,9 @@
 """Benchmark: seconds from SIGTERM to the exit of train.py (every worker), and from the SIGKILL of one worker to the
 exit of the other (a two-worker run on this machine, localhost).
 
-Usage: python bench/preemption.py [--setups demo,256-config-f] [--after-ticks 1]
+Usage: python bench/preemption.py [--setups demo,256-config-f] [--cases term1,term2,kill2] [--after-ticks 1]
+
+Cases: term1 = SIGTERM to a one-process run; term2 = SIGTERM to worker 1 of two; kill2 = SIGKILL of worker 1 of two.
 
 Each setup draws a small dataset with dataset_tool.py create_demo and starts train.py as a user would; the signal
 comes once the run has printed --after-ticks tick lines (so its steps are compiled and it is training). The
@@ -27,6 +29,9 @@ SETUPS = {
                   '--gamma', '1', '--mirror-augment', 'true']),
     '256-config-f': (256, ['--config', 'config-f', '--minibatch', '4', '--minibatch-gpu', '4']),
 }
+
+
+CASES = {'term1': (1, 0, signal.SIGTERM), 'term2': (2, 1, signal.SIGTERM), 'kill2': (2, 1, signal.SIGKILL)}
 
 
 def free_ports(n):
@@ -78,6 +83,7 @@ def signal_after_ticks(procs, victim, signum, ticks):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--setups', default='demo,256-config-f')
+    parser.add_argument('--cases', default='term1,term2,kill2')
     parser.add_argument('--after-ticks', type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,8 +94,9 @@ def main():
                             str(resolution)], cwd=REPO, check=True, capture_output=True)
             common = ['--data-dir', os.path.dirname(data), '--dataset', name, '--total-kimg', '100', '--snapshot-ticks',
                       '1000', '--metrics', 'none'] + flags
-            # A tick per minibatch group, so the first tick line comes as soon as the steps are compiled.
-            for workers, victim, signum in ((1, 0, signal.SIGTERM), (2, 1, signal.SIGTERM), (2, 1, signal.SIGKILL)):
+            # Tick 0 comes after the first 4 minibatches, once the steps are compiled: the signal comes after it.
+            for case in args.cases.split(','):
+                workers, victim, signum = CASES[case]
                 result_dir = os.path.join(tmp, 'results-%s-%d-%d' % (name, workers, signum))
                 procs = start(common + ['--result-dir', result_dir], workers)
                 seconds, codes = signal_after_ticks(procs, victim, signum, args.after_ticks)

@@ -20,6 +20,7 @@ if not os.environ.get('STYLEGAN2_OPS_CACHE'):
     _OPS_CACHE = tempfile.mkdtemp(prefix='sg2ops-test-cache-')
     atexit.register(shutil.rmtree, _OPS_CACHE, ignore_errors=True)
     os.environ['STYLEGAN2_OPS_CACHE'] = _OPS_CACHE
+import dnnlib  # noqa: F401 (before any test imports TensorFlow, as the scripts do)
 
 
 @pytest.fixture(scope='module')
