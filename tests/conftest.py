@@ -14,6 +14,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # test_gpu_layout.py) exist on the CPU only through oneDNN; without it TF 2.21 fails with
 # "Conv2DCustomBackpropInputOp only supports NHWC" on CPUs without AVX-512.
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
+# The suite runs three pytest workers and their train.py subprocesses on two cores: one thread per op each, as
+# several TensorFlow thread pools on the same cores only wait for each other (three concurrent train.py runs:
+# 18% less CPU time, 13% less wall time; docs/PERFORMANCE.md). Subprocesses inherit it.
+os.environ.setdefault('TF_NUM_INTRAOP_THREADS', '1')
 # Compiled ops are built once per test process into a throwaway cache dir, set before any test imports the
 # ops (a process loads them only once), so the tests never touch the user's cache.
 if not os.environ.get('STYLEGAN2_OPS_CACHE'):
