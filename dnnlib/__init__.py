@@ -6,6 +6,7 @@ import os
 # TensorFlow is imported after dnnlib, as the scripts do.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
 
+from . import keras_startup  # Before anything imports TensorFlow.
 from . import util
 from .util import EasyDict
 from . import submission
