@@ -2,7 +2,8 @@
 image count), then minibatches, ticks (log line, TensorBoard, abort.txt), image grids and network snapshots.
 
 The phases of a minibatch and their compiled steps are in trainer.py, what a snapshot writes and reads in
-snapshot.py, the replicas (tf.distribute strategy, chief, minibatch split) in cluster.py. The loop draws one seed
+snapshot.py, the replicas (tf.distribute strategy, chief, minibatch split) in cluster.py, the stop on SIGTERM (a
+snapshot at the same minibatch on every worker) in preemption.py. The loop draws one seed
 per minibatch from a seeded numpy generator; every random number of the minibatch is a stateless function of it.
 The generator's state, the dataset's position in its seeded image stream, the optimizer state and the losses'
 variables are saved with each snapshot, so a resumed run continues exactly where the snapshot was taken.
