@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,9 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from training.cluster import localhost_workers  # noqa: E402
 
 # Demo: `make demo`'s training command. 256-config-f: full widths, one round of 4 images per minibatch.
 SETUPS = {
@@ -34,22 +36,12 @@ SETUPS = {
 CASES = {'term1': (1, 0, signal.SIGTERM), 'term2': (2, 1, signal.SIGTERM), 'kill2': (2, 1, signal.SIGKILL)}
 
 
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(('127.0.0.1', 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def start(args, workers=1):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
     if workers == 1:
         return [subprocess.Popen([sys.executable, 'train.py'] + args, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, text=True)]
-    hosts = ['127.0.0.1:%d' % port for port in free_ports(workers)]
+    hosts = localhost_workers(workers)
     return [subprocess.Popen([sys.executable, 'train.py'] + args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True, env=dict(env, TF_CONFIG=json.dumps({'cluster': {'worker': hosts},
                                                                             'task': {'type': 'worker', 'index': i}})))

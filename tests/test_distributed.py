@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import numpy as np
 from tfrecords_for_tests import color_squares, write_dataset
 import train
 from training import misc
+from training.cluster import localhost_workers
 from training.preemption import PREEMPTED_EXIT_CODE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,16 +40,6 @@ def compare(a, b):
     names = [k for k in a.files if k not in ('replicas', 'moved')]
     assert sorted(names) == sorted(k for k in b.files if k not in ('replicas', 'moved'))
     return max(float(np.abs(a[k] - b[k]).max() / (np.abs(a[k]).max() + 1e-12)) for k in names)
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(('127.0.0.1', 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def test_two_mirrored_replicas_match_one_replica(tmp_path):
@@ -77,7 +67,7 @@ def run_two_workers(args, tmp_dir, abort_run_dir=None, signal_worker=None, expec
     abort_run_dir, abort.txt is dropped into that run dir as soon as it exists, as a user would. With
     signal_worker=(index, signal), that worker gets the signal as soon as it prints 'Training for' (a preemption
     notice, or a machine lost); each worker's exit status must be the one in `expect`."""
-    workers = ['127.0.0.1:%d' % port for port in free_ports(2)]
+    workers = localhost_workers(2)
     procs = [train_py(args, env={'TMPDIR': str(tmp_dir), 'TF_CONFIG': json.dumps(
         {'cluster': {'worker': workers}, 'task': {'type': 'worker', 'index': index}})}) for index in range(2)]
     if abort_run_dir is not None:

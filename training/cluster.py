@@ -5,6 +5,7 @@ run lost. train.py asks these before and after the run; the training loop and th
 import json
 import os
 import re
+import socket
 
 import tensorflow as tf
 
@@ -78,3 +79,15 @@ def lost_peer(err):
             addresses = config['cluster'].get(job, [])
             return f'{job} {index}' + (f' ({addresses[int(index)]})' if int(index) < len(addresses) else '')
     return 'a peer (TensorFlow\'s error does not say which)'
+
+
+def localhost_workers(n):
+    """Addresses of n free ports on this machine, for a TF_CONFIG cluster of n workers on localhost (the tests and
+    benchmarks of multi-worker runs)."""
+    socks = [socket.socket() for _ in range(n)]
+    for sock in socks:
+        sock.bind(('127.0.0.1', 0))
+    addresses = ['127.0.0.1:%d' % sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return addresses

@@ -108,9 +108,9 @@ class Trainer:
         self.phases = phases['D'] + phases['G'] if D_first else phases['G'] + phases['D']
         self._round_fns = {}
         # One compiled update per optimizer state: a regularization phase steps through its main phase's.
-        root_fns = {}
-        self._apply_fns = {phase.name: root_fns.setdefault(id(phase.opt.root), tflib.tfutil.function(phase.opt.root.apply_updates))
-                           for phase in self.phases}
+        root_fns = {id(phase.opt.root): tflib.tfutil.function(phase.opt.root.apply_updates) for phase in self.phases
+                    if phase.opt.root is phase.opt}
+        self._apply_fns = {phase.name: root_fns[id(phase.opt.root)] for phase in self.phases}
         self._gs_update_fn = tflib.tfutil.function(self._update_gs)
         self._sum_fn = tflib.tfutil.function(self._sum)
         self._round_indices = []
