@@ -167,6 +167,8 @@ class Trainer:
         return {key: value / counts[key] for key, value in sums.items()}
 
     def _make_round_fn(self, phase, level, minibatch_gpu, rounds):
+        names = []  # The statistics' names, in the order of the vector that replica_fn returns.
+
         def round_fn(seed, lod, round_index, images, labels):
             def replica_fn(images, labels):
                 replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64)
@@ -176,9 +178,12 @@ class Trainer:
                 # A static batch size lets shape arithmetic (minibatch stddev groups) fold at trace time.
                 images_part.set_shape([minibatch_gpu] + images.shape[1:])
                 labels_part.set_shape([minibatch_gpu] + labels.shape[1:])
-                return self._accumulate(phase, seed, chunk, lod, level, minibatch_gpu, images_part, labels_part)
-            stats = self.strategy.run(replica_fn, args=(images, labels))
-            return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in stats.items()}
+                stats = self._accumulate(phase, seed, chunk, lod, level, minibatch_gpu, images_part, labels_part)
+                names[:] = sorted(stats)
+                return tf.stack([stats[name] for name in names])
+            # One all-reduce for all the statistics (each would be a round trip between the workers of a cluster).
+            means = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, self.strategy.run(replica_fn, args=(images, labels)), axis=None)
+            return dict(zip(names, tf.unstack(means, num=len(names))))
         return tflib.tfutil.function(round_fn)
 
     # -- per replica ------------------------------------------------------------

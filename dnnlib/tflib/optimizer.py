@@ -36,17 +36,17 @@ class Optimizer:
             # Everything is shared, the accumulators too: each phase applies (and empties) them before the next
             # one starts, so both phases step through one compiled update (apply_updates of `root`).
             self.root = share.root
-            self.variables, self.accumulators, self.num_accumulated = share.variables, share.accumulators, share.num_accumulated
+            self.variables, self.accumulator = share.variables, share.accumulator
             self.moments1, self.moments2, self.step = share.moments1, share.moments2, share.step
             return
         self.root = self
         self.variables = list(variables)
-        self.accumulators = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_acc',
-                                         synchronization=tf.VariableSynchronization.ON_READ,
-                                         aggregation=tf.VariableAggregation.SUM) for v in self.variables]
-        self.num_accumulated = tf.Variable(0.0, trainable=False, name=f'{self.name}_count',
-                                           synchronization=tf.VariableSynchronization.ON_READ,
-                                           aggregation=tf.VariableAggregation.SUM)
+        # Every gradient, flattened, then the number of rounds, in one vector summed over replicas when read: the
+        # update costs one all-reduce, not one per variable (each a round trip between the workers of a cluster).
+        size = sum(v.shape.num_elements() for v in self.variables) + 1
+        self.accumulator = tf.Variable(tf.zeros([size]), trainable=False, name=f'{self.name}_acc',
+                                       synchronization=tf.VariableSynchronization.ON_READ,
+                                       aggregation=tf.VariableAggregation.SUM)
         self.moments1 = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_m') for v in self.variables]
         self.moments2 = [tf.Variable(tf.zeros_like(v), trainable=False, name=f'{self.name}_v') for v in self.variables]
         self.step = tf.Variable(0.0, trainable=False, name=f'{self.name}_step')
@@ -68,17 +68,17 @@ class Optimizer:
 
     def accumulate(self, grads: List[tf.Tensor]) -> None:
         """Add one round's gradients (replica context); None gradients count as zeros."""
-        for acc, grad in zip(self.accumulators, grads):
-            if grad is not None:
-                acc.assign_add(tf.convert_to_tensor(grad))
-        self.num_accumulated.assign_add(1.0)
+        grads = [tf.zeros_like(var) if grad is None else tf.convert_to_tensor(grad) for var, grad in zip(self.variables, grads)]
+        self.accumulator.assign_add(tf.concat([tf.reshape(grad, [-1]) for grad in grads] + [tf.ones([1])], axis=0))
 
     def apply_updates(self, learning_rate: float) -> tf.Tensor:
         """One Adam step of the given learning rate (the caller's schedule) with the mean accumulated gradient
         (cross-replica context). Returns False if skipped."""
         lr = tf.cast(learning_rate, tf.float32)
-        count = tf.maximum(self.num_accumulated.read_value(), 1.0)
-        grads = [acc.read_value() / count for acc in self.accumulators]
+        total = self.accumulator.read_value()
+        flat = total[:-1] / tf.maximum(total[-1], 1.0)
+        grads = [tf.reshape(part, var.shape) for part, var in
+                 zip(tf.split(flat, [var.shape.num_elements() for var in self.variables]), self.variables)]
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
 
         def update():
@@ -93,7 +93,5 @@ class Optimizer:
 
         applied = tf.cond(finite, update, lambda: tf.constant(False))
         with tf.control_dependencies([applied]):
-            for acc in self.accumulators:
-                acc.assign(tf.zeros(acc.shape))
-            self.num_accumulated.assign(0.0)
+            self.accumulator.assign(tf.zeros(self.accumulator.shape))
         return tf.identity(applied)
