@@ -85,6 +85,11 @@ def test_repeat_runs_forever_and_configure_floors_lod(squares):
     expected = box_levels(images)[1]
     np.testing.assert_array_equal(first.numpy(), expected[:8])
     np.testing.assert_array_equal(second.numpy(), np.concatenate([expected[8:], expected[:4]]))
+    # Known to be endless, so that tf.distribute does not all-reduce an end-of-data flag at every minibatch; a
+    # dataset read once is not.
+    assert dset.as_tf_dataset(8, split=2).cardinality() == tf.data.INFINITE_CARDINALITY
+    once = dataset.TFRecordDataset(path, shuffle_mb=0, repeat=False)
+    assert once.as_tf_dataset(8).cardinality() != tf.data.INFINITE_CARDINALITY
 
 
 def stream_indices(dset, minibatches, minibatch=5, lod=0):

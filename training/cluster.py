@@ -2,6 +2,7 @@
 TF_CONFIG), which process is the chief, how a minibatch splits among the replicas, and which peer a multi-worker
 run lost. train.py asks these before and after the run; the training loop and the trainer use them during it."""
 
+import functools
 import json
 import os
 import re
@@ -14,7 +15,7 @@ def make_strategy(num_gpus):
     """MirroredStrategy over num_gpus GPUs; without GPUs over num_gpus logical CPU devices; 1 = default; with
     TF_CONFIG set, MultiWorkerMirroredStrategy over its workers."""
     if 'TF_CONFIG' in os.environ:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy()
     if num_gpus == 1:
         return tf.distribute.get_strategy()
     gpus = tf.config.list_logical_devices('GPU')
@@ -27,6 +28,13 @@ def make_strategy(num_gpus):
         raise ValueError(f'--num-gpus={num_gpus} on a machine without GPUs needs {num_gpus} logical CPU devices; '
                          f'call training.cluster.split_cpu({num_gpus}) before TensorFlow starts (train.py does).')
     return tf.distribute.MirroredStrategy([cpu.name for cpu in cpus[:num_gpus]])
+
+
+@functools.cache
+def _multi_worker_strategy():
+    # One per process, kept to its end (train.py leaves with os._exit): when collected, TensorFlow's strategy joins
+    # its cluster health-check thread, which sleeps 30 s between checks, so a finished run would wait that long.
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def is_chief_worker():

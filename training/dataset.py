@@ -274,6 +274,10 @@ class TFRecordDataset:
         if split > 1:
             dset = dset.flat_map(lambda images, labels: tf.data.Dataset.from_tensor_slices(
                 (tf.reshape(images, [split, -1] + shape), tf.reshape(labels, [split, tf.shape(labels)[0] // split, self.label_size]))))
+        if self._repeat:
+            # Said outright (TensorFlow cannot tell through flat_map): tf.distribute then skips its end-of-data
+            # check, an all-reduce at every minibatch that a multi-worker run would wait on, 20 s at its end too.
+            dset = dset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
         if self._prefetch_mb > 0:
             dset = dset.prefetch((images_in(self._prefetch_mb) - 1) // (minibatch_size // split) + 1)
         return dset
