@@ -174,7 +174,7 @@ def test_run_writes_nvidia_files_stops_on_abort_survives_a_kill_and_resumes_exac
     ('pgan-preset-v2', 'pgan-squares32-preset-v2-1gpu-fp32', 3.0, '16x16/Conv1/weight')])
 def test_original_presets_grow_through_levels_and_resume_exactly(config, desc, first_lod, last_level, data_dir, tmp_path):
     args = ['--data-dir', data_dir, '--dataset', 'squares32', '--config', config, '--total-kimg', '1', '--minibatch', '32',
-            '--minibatch-gpu', '16', '--fmap-base', '64', '--fmap-max', '8', '--snapshot-ticks', '1', '--seed', '3',
+            '--minibatch-gpu', '32', '--fmap-base', '64', '--fmap-max', '8', '--snapshot-ticks', '1', '--seed', '3',
             '--mirror-augment', 'true']
     whole = run_train(['--result-dir', str(tmp_path / 'whole')] + args, 'SHORT_LEVELS')
     assert whole.returncode == 0, whole.stderr[-3000:]
