@@ -9,6 +9,7 @@ $STYLEGAN2_OPS_CACHE already names one).
 import ctypes
 import itertools
 import os
+import platform
 import select
 import shutil
 import subprocess
@@ -272,6 +273,71 @@ def test_cache_key_covers_sources_commands_and_tensorflow_version(monkeypatch, t
         f.write('\n')
     assert custom_ops.plan('cpu').key != key
     assert custom_ops.plan('cpu').cache_path().startswith(os.environ['STYLEGAN2_OPS_CACHE'])
+
+
+def test_kernels_are_built_for_this_cpu_and_the_cache_key_names_it(monkeypatch):
+    native = custom_ops.plan('cpu')
+    assert all('-march=native' in command for command in native.compiles)
+    # Another machine sharing the cache dir (its /proc/cpuinfo says so) gets a library of its own.
+    with open('/proc/cpuinfo') as f:
+        flags = [line.split(':', 1)[1].split() for line in f if line.startswith(('flags', 'Features'))][0]
+    assert flags and all(flag in custom_ops.cpu_identity() for flag in flags)
+    monkeypatch.setattr(custom_ops, 'cpu_identity', lambda: 'model name: another CPU\nflags: fpu sse sse2')
+    assert custom_ops.plan('cpu').key != native.key
+    monkeypatch.undo()
+    monkeypatch.setenv(custom_ops.MARCH_ENV, 'x86-64-v3')
+    avx2 = custom_ops.plan('cpu')
+    assert all('-march=x86-64-v3' in command and '-march=native' not in command for command in avx2.compiles)
+    assert avx2.key != native.key
+    monkeypatch.setenv(custom_ops.MARCH_ENV, 'none')
+    assert not [arg for command in custom_ops.plan('cpu').compiles for arg in command if arg.startswith('-march')]
+
+
+SUBPROCESS_AVX2 = '''
+import sys
+sys.path.insert(0, {repo!r})
+import numpy as np, tensorflow as tf
+from dnnlib.tflib import custom_ops
+from dnnlib.tflib.ops.fused_bias_act import fused_bias_act
+from dnnlib.tflib.ops.upfirdn_2d import upfirdn_2d
+lib = custom_ops.get_library(gpu=False)
+rng = np.random.default_rng(1)
+
+def value_and_grad(op, x, impl):
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = op(x, impl)
+    dy = tf.constant(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))  # The same for both impls.
+    return y.numpy(), tape.gradient(y, x, output_gradients=dy).numpy()
+
+# Odd sizes, so that every vector loop also runs its scalar tail.
+k = np.outer([1, 3, 3, 1], [1, 3, 3, 1]) / 64.0
+cases = [(lambda x, impl: fused_bias_act(x, tf.linspace(-1.0, 1.0, 37), act='lrelu', impl=impl), [3, 37, 5, 7]),
+         (lambda x, impl: fused_bias_act(x, tf.linspace(-1.0, 1.0, 19), act='lrelu', axis=3, impl=impl), [2, 5, 7, 19]),
+         (lambda x, impl: upfirdn_2d(x, k, upx=2, upy=2, padx0=2, padx1=1, pady0=2, pady1=1, impl=impl), [3, 13, 11, 5]),
+         (lambda x, impl: upfirdn_2d(x, k, downx=2, downy=2, padx0=1, padx1=1, pady0=1, pady1=1, impl=impl), [3, 17, 19, 7])]
+worst = 0.0
+for op, shape in cases:
+    x = rng.standard_normal(shape).astype(np.float32)
+    for got, expected in zip(value_and_grad(op, x, 'cpu'), value_and_grad(op, x, 'ref')):
+        worst = max(worst, float(np.abs(got - expected).max() / np.abs(expected).max()))
+print('RESULT', lib.path, ' '.join(custom_ops.plan('cpu').compiles[0]), 'WORST', worst, flush=True)
+'''
+
+
+def test_kernels_built_for_avx2_only_cpus_equal_the_reference_path(library, tmp_path):
+    """The library an AVX2-only machine builds (-march=x86-64-v3: AVX2 and FMA, no AVX-512), run here: its vector
+    loops against the reference path. (The session's library, built for this CPU, is checked by the tests above.)
+    On ARM, the baseline NEON build instead."""
+    march = 'armv8-a' if platform.machine() in ('aarch64', 'arm64') else 'x86-64-v3'
+    env = dict(os.environ, STYLEGAN2_OPS_CACHE=str(tmp_path / 'cache'), STYLEGAN2_OPS_MARCH=march, TF_CPP_MIN_LOG_LEVEL='3')
+    out = subprocess.run([sys.executable, '-c', SUBPROCESS_AVX2.format(repo=REPO)], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT')][0].split()
+    assert result[1].startswith(str(tmp_path / 'cache')) and result[1] != library.path
+    assert f'-march={march}' in result and float(result[-1]) < 2e-5
 
 
 def test_session_build_left_only_the_library_in_the_cache(library):

@@ -6,16 +6,22 @@ kernels. Two variants of the library exist; a process loads at most one, since b
 ops: 'cpu' (g++ only) and 'cuda' (CPU and GPU kernels; needs nvcc and is built where TensorFlow sees
 a GPU).
 
+The C++ kernels are compiled for the CPU they run on (-march=native: AVX2, AVX-512 or NEON, whatever it
+has); $STYLEGAN2_OPS_MARCH names another target (e.g. haswell, x86-64-v3) or 'none' for the compiler's
+default (SSE2 on x86-64).
+
 The library is cached as <cache dir>/sg2ops-<variant>-<key>.so, the key being a hash of the sources,
-the compiler commands and the TensorFlow version, so that any change rebuilds it. The cache dir is
-$STYLEGAN2_OPS_CACHE, or ~/.cache/stylegan2-tf2/ops. Builds run in a temporary directory and the
-result is renamed into place; a lock file keeps two processes from building the same library at once.
-$CXX picks the C++ compiler (default g++).
+the compiler commands, the TensorFlow version and the CPU (its model and feature flags), so that any
+change rebuilds it and a cache dir shared by different machines never hands one a library built for
+another's instructions. The cache dir is $STYLEGAN2_OPS_CACHE, or ~/.cache/stylegan2-tf2/ops. Builds run
+in a temporary directory and the result is renamed into place; a lock file keeps two processes from
+building the same library at once. $CXX picks the C++ compiler (default g++).
 """
 
 import contextlib
 import hashlib
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -28,6 +34,7 @@ from typing import List, NamedTuple
 import tensorflow as tf
 
 CACHE_ENV = 'STYLEGAN2_OPS_CACHE'
+MARCH_ENV = 'STYLEGAN2_OPS_MARCH'
 OPS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ops')
 HEADERS = ('sg2_common.h', 'fused_bias_act.h', 'upfirdn_2d.h')
 CC_SOURCES = ('fused_bias_act.cc', 'upfirdn_2d.cc')
@@ -77,6 +84,27 @@ def _tf_compile_flags() -> List[str]:
     return [f'-isystem{f[2:]}' if f.startswith('-I') else f for f in tf.sysconfig.get_compile_flags()]
 
 
+def march_flags() -> List[str]:
+    """The -march flag of the C++ compiles: native unless $STYLEGAN2_OPS_MARCH says otherwise ('none': no flag)."""
+    march = os.environ.get(MARCH_ENV) or 'native'
+    return [] if march == 'none' else [f'-march={march}']
+
+
+def cpu_identity() -> str:
+    """The CPU that -march=native compiles for: its model and feature flags from /proc/cpuinfo (Linux, x86 and
+    ARM), else what Python's platform module knows."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return f'{platform.machine()} {platform.processor()}'
+    first = {}
+    for line in lines:
+        key, _, value = line.partition(':')
+        first.setdefault(key.strip(), value.strip())
+    return '\n'.join(f'{key}: {first.get(key, "")}' for key in ('model name', 'flags', 'CPU implementer', 'CPU part', 'Features'))
+
+
 def find_nvcc() -> str:
     """Path of nvcc: on PATH, or under $CUDA_HOME / $CUDA_PATH / /usr/local/cuda; raises BuildError."""
     found = shutil.which('nvcc')
@@ -120,7 +148,8 @@ def plan(variant: str) -> Plan:
         raise ValueError(f"custom_ops: unknown variant {variant!r}; expected 'cpu' or 'cuda'.")
     cxx = os.environ.get('CXX') or 'g++'
     # -fno-trapping-math lets the compiler turn float comparisons into vector selects (lrelu).
-    cxx_flags = ['-O3', '-fPIC', '-fno-trapping-math', '-Wall'] + (['-DSG2_CUDA'] if variant == 'cuda' else []) + _tf_compile_flags()
+    cxx_flags = (['-O3'] + march_flags() + ['-fPIC', '-fno-trapping-math', '-Wall'] + (['-DSG2_CUDA'] if variant == 'cuda' else [])
+                 + _tf_compile_flags())
     output = f'sg2ops-{variant}.so'
     sources = list(HEADERS + CC_SOURCES)
     objects = [name + '.o' for name in CC_SOURCES]
@@ -139,7 +168,7 @@ def plan(variant: str) -> Plan:
     link = [cxx, '-shared'] + objects + runtime + ['-o', output] + tf.sysconfig.get_link_flags()
 
     digest = hashlib.sha256()
-    for part in [BUILD_TAG, tf.__version__] + [shlex.join(c) for c in compiles + [link]]:
+    for part in [BUILD_TAG, tf.__version__, cpu_identity()] + [shlex.join(c) for c in compiles + [link]]:
         digest.update(part.encode() + b'\0')
     for name in sorted(sources):
         with open(os.path.join(OPS_DIR, name), 'rb') as f:
