@@ -2,7 +2,7 @@
 
 Usage: python bench/train.py [--config config-f] [--resolution 32] [--fmap-base 8192] [--fmap-max 512]
                              [--minibatch 32] [--minibatch-gpu 4] [--replicas 1,2] [--kimg 0.5] [--lod 0]
-                             [--data DIR]
+                             [--data DIR] [--host-time] [--phases]
 
 Runs training.trainer.Trainer.run_minibatch(): the phases of the config (for config-e/f: G step, G path length
 regularization every 4th, Gs update, D step, D R1 every 16th), with train.py's networks, losses and optimizer
@@ -75,10 +75,43 @@ def run_one(args):
     trainer.pop_stats()  # Waits for the last minibatch.
     sec_per_kimg = (time.perf_counter() - start) / (num * args.minibatch / 1000)
     host_ms = host_ms_per_minibatch(minibatch, trainer, num) if args.host_time else None
+    phases = phase_shares(minibatch, trainer, num) if args.phases else None
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     print(json.dumps(dict(replicas=args.replicas_one, sec_per_kimg=sec_per_kimg, peak_rss_gb=peak_gb, minibatches=num,
                           ms_per_minibatch=sec_per_kimg * args.minibatch, gflop_per_minibatch=gflop,  # s/kimg x images = ms.
-                          host_ms_per_minibatch=host_ms)))
+                          host_ms_per_minibatch=host_ms, phases=phases)))
+
+
+def phase_shares(minibatch, trainer, num):
+    """num more minibatches with each phase timed on its own (its rounds and its update; on a CPU a call returns
+    when its work is done): per phase the ms per minibatch (averaged over all minibatches, so a phase that runs
+    every 4th counts a quarter), the GFLOP per minibatch, GFLOP/s and the fraction of the matmul peak measured now;
+    'rest' is the time outside the phases (Gs update, host work)."""
+    sys.path.insert(0, os.path.join(ROOT, 'bench'))
+    from generator import matmul_peak_gflops
+    seconds = {}
+    run_phase = trainer.run_phase
+
+    def timed_phase(phase, *phase_args):
+        start = time.perf_counter()
+        run_phase(phase, *phase_args)
+        trainer.pop_stats()  # Waits for the phase's results.
+        seconds[phase.name] = seconds.get(phase.name, 0.0) + time.perf_counter() - start
+    trainer.run_phase = timed_phase
+    start = time.perf_counter()
+    for index in range(2 * num + 1, 3 * num + 1):
+        minibatch(index)
+    total = time.perf_counter() - start
+    trainer.run_phase = run_phase
+    peak = matmul_peak_gflops()
+    result = {'matmul_peak_gflops': peak}
+    for phase in trainer.phases:
+        ms = seconds.get(phase.name, 0.0) / num * 1000
+        gflop = graph_gflop_per_minibatch(trainer, only=phase.name)
+        result[phase.name] = dict(ms=ms, gflop=gflop, gflops=gflop / ms * 1000 if ms else 0.0,
+                                  peak_fraction=gflop / ms * 1000 / peak if ms else 0.0)
+    result['rest'] = dict(ms=(total - sum(seconds.values())) / num * 1000)
+    return result
 
 
 def host_ms_per_minibatch(minibatch, trainer, num):
@@ -99,13 +132,15 @@ def host_ms_per_minibatch(minibatch, trainer, num):
     return (total - executing) / num * 1000
 
 
-def graph_gflop_per_minibatch(trainer):
+def graph_gflop_per_minibatch(trainer, only=None):
     """The multiply-adds x 2 of a minibatch's convolutions and matmuls, read from the traced phases' graphs (their
     forward and backward ops with static shapes; element-wise ops and the compiled custom ops are not counted), each
-    phase weighted by how often it runs and by its rounds, summed over replicas."""
+    phase weighted by how often it runs and by its rounds, summed over replicas; only=name: that phase's."""
     total = 0.0
     intervals = {phase.name: phase.interval for phase in trainer.phases}
     for (name, _level, _minibatch_gpu, rounds), fn in trainer._round_fns.items():
+        if only not in (None, name):
+            continue
         graph = fn._list_all_concrete_functions()[0].graph
         flops = sum(op_flops(op) for op in graph.get_operations())
         total += flops * rounds * trainer.strategy.num_replicas_in_sync / intervals[name]
@@ -153,6 +188,7 @@ def main():
     parser.add_argument('--lod', type=float, default=0.0, help='Level of detail (progressive configs; default: %(default)s)')
     parser.add_argument('--data', default=None, help='Read the reals from this dataset directory (default: random images)')
     parser.add_argument('--host-time', action='store_true', help='Also report host time outside the compiled phases')
+    parser.add_argument('--phases', action='store_true', help='Also time each phase alone: ms, GFLOP, fraction of the matmul peak')
     parser.add_argument('--replicas-one', type=int, default=None, help=argparse.SUPPRESS)  # Internal: one child run.
     args = parser.parse_args()
     if args.replicas_one is not None:
@@ -169,7 +205,7 @@ def main():
         for name in ('config', 'resolution', 'fmap_base', 'fmap_max', 'minibatch', 'minibatch_gpu', 'kimg', 'lod', 'data'):
             if getattr(args, name) is not None:
                 cmd += ['--' + name.replace('_', '-'), str(getattr(args, name))]
-        cmd += ['--host-time'] if args.host_time else []
+        cmd += (['--host-time'] if args.host_time else []) + (['--phases'] if args.phases else [])
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f'bench/train.py: the {replicas}-replica run failed:\n{out.stderr[-3000:]}')
@@ -180,6 +216,16 @@ def main():
               f"{result['gflop_per_minibatch'] / result['ms_per_minibatch'] * 1000:.1f} | {result['peak_rss_gb']:.2f} |", flush=True)
         if result['host_ms_per_minibatch'] is not None:
             print(f"host time outside the compiled phases: at most {result['host_ms_per_minibatch']:.1f} ms per minibatch")
+        if result['phases'] is not None:
+            phases = result['phases']
+            print(f"Phases of {replicas} replica(s), matmul peak {phases.pop('matmul_peak_gflops'):.1f} GFLOP/s:")
+            print('| phase | ms/minibatch | share | GFLOP/minibatch | GFLOP/s | fraction of peak |')
+            print('|---|---|---|---|---|---|')
+            total = sum(phase['ms'] for phase in phases.values())
+            for name, phase in phases.items():
+                flops = (f"{phase['gflop']:.2f} | {phase['gflops']:.1f} | {phase['peak_fraction']:.0%}" if 'gflop' in phase
+                         else '- | - | -')
+                print(f"| {name} | {phase['ms']:.1f} | {phase['ms'] / total:.0%} | {flops} |", flush=True)
 
 
 if __name__ == '__main__':
