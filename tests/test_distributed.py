@@ -109,8 +109,9 @@ def test_train_py_on_two_workers_writes_one_run_dir_stops_on_abort_and_sigterm_s
             '--minibatch', '32', '--minibatch-gpu', '16', '--fmap-base', '32', '--fmap-max', '8', '--snapshot-ticks', '1',
             '--metrics', 'none', '--mirror-augment', 'true', '--seed', '5']
     # Runs meanwhile. Two replicas in one process sum some gradients in an order that depends on the threads per op
-    # (3e-3 apart after 4 steps, 8e-3 after 32, with one thread or two), while the workers' results do not: with
-    # TensorFlow's default pools here, the workers' one thread each is the cheaper setting.
+    # (3e-3 apart after 4 steps, 8e-3 after 32, with one thread or TensorFlow's pools), while the workers' results
+    # do not: the mirrored run on TensorFlow's pools, as the tolerances below were measured; the workers on the
+    # suite's one thread each, the cheaper setting.
     mirrored = train_py(['--result-dir', str(tmp_path / 'mirrored'), '--num-gpus', '2'] + args, default_threads=True)
     mirrored_dir = tmp_path / 'mirrored' / '00000-stylegan2-tiny-2gpu-config-e'
 
@@ -129,9 +130,9 @@ def test_train_py_on_two_workers_writes_one_run_dir_stops_on_abort_and_sigterm_s
         assert (first / name).exists(), name
     # One Adam step moves every weight by about the learning rate whatever its gradient's size, so the last bits of
     # a tiny gradient (summed in another order) show in a small bias's value: 7e-6 of the largest value apart after
-    # these 4 steps (measured).
+    # these 4 steps alone, 2.5e-4 inside the suite, where the mirrored run's thread pools split the work otherwise.
     assert_same_networks(str(mirrored_dir / 'network-snapshot-000000.pkl'), str(first / 'network-snapshot-000000.pkl'),
-                         tolerance=1e-4)
+                         tolerance=1e-3)
 
     # --resume latest: every worker picks the chief's snapshot. SIGTERM to the other worker (a preemption notice)
     # while both compile: both stop two minibatches later, at the same one, with the chief's snapshot of it.
