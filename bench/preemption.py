@@ -8,6 +8,7 @@ Cases: term1 = SIGTERM to a one-process run; term2 = SIGTERM to worker 1 of two;
 Each setup draws a small dataset with dataset_tool.py create_demo and starts train.py as a user would; the signal
 comes once the run has printed --after-ticks tick lines (so its steps are compiled and it is training). The
 timings include finishing the minibatch in progress and the next one, the snapshot write and the exit.
+--after-ticks 0 sends it at the 'Training for' line instead: while the first minibatch's phases are compiled.
 """
 
 import argparse
@@ -49,14 +50,18 @@ def start(args, workers=1):
 
 
 def signal_after_ticks(procs, victim, signum, ticks):
-    """Send signum to procs[victim] after its `ticks`-th tick line; seconds from then to each process's exit."""
+    """Send signum to procs[victim] after its `ticks`-th tick line. Returns the time it was sent, each process's
+    exit time and exit code, and the time each printed its 'Stopping' line (None if it did not)."""
     exits = [None] * len(procs)
+    stops = [None] * len(procs)
     sent = [None]
 
     def watch(i):
         for line in procs[i].stdout:
-            if i == victim and line.startswith('tick ') and sent[0] is None:
-                ticks_seen[0] += 1
+            if line.startswith('Stopping'):
+                stops[i] = time.time()
+            if i == victim and line.startswith(('tick ', 'Training for')) and sent[0] is None:
+                ticks_seen[0] += line.startswith('tick ')
                 if ticks_seen[0] >= ticks:
                     procs[i].send_signal(signum)
                     sent[0] = time.time()
@@ -69,7 +74,17 @@ def signal_after_ticks(procs, victim, signum, ticks):
         thread.start()
     for thread in threads:
         thread.join()
-    return [exit_time - sent[0] for exit_time in exits], [proc.returncode for proc in procs]
+    return sent[0], exits, [proc.returncode for proc in procs], stops
+
+
+def stages(sent, exit_time, stop_time, result_dir):
+    """Where one process's time from the signal to its exit went: the end of the image grid of the tick the signal
+    came after (the newest fakes*.png of the run dir), the 'Stopping' line (snapshot written), the exit."""
+    grids = [os.path.join(root, name) for root, _, names in os.walk(result_dir) for name in names
+             if name.startswith('fakes') and name != 'fakes_init.png']
+    marks = [('grid', max(map(os.path.getmtime, grids), default=None)), ('stopping line', stop_time),
+             ('exit', exit_time)]
+    return ', '.join('%s %.1f' % (label, t - sent) for label, t in marks if t is not None)
 
 
 def main():
@@ -91,10 +106,11 @@ def main():
                 workers, victim, signum = CASES[case]
                 result_dir = os.path.join(tmp, 'results-%s-%d-%d' % (name, workers, signum))
                 procs = start(common + ['--result-dir', result_dir], workers)
-                seconds, codes = signal_after_ticks(procs, victim, signum, args.after_ticks)
+                sent, exits, codes, stops = signal_after_ticks(procs, victim, signum, args.after_ticks)
                 what = {signal.SIGTERM: 'SIGTERM', signal.SIGKILL: 'SIGKILL'}[signum]
                 print(f'{name:14s} workers {workers}  {what} to worker {victim}: exit codes {codes}, seconds to exit '
-                      f'{", ".join("%.1f" % s for s in seconds)}', flush=True)
+                      f'{", ".join("%.1f" % (t - sent) for t in exits)}; worker 0 seconds to: '
+                      f'{stages(sent, exits[0], stops[0], result_dir)}', flush=True)
 
 
 if __name__ == '__main__':
